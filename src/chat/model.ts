@@ -1,0 +1,71 @@
+/** The chat domain as every layer sees it. Times are epoch milliseconds; message ids are snowflakes (decimal strings). */
+
+export type UserId = string;
+export type RoomId = string;
+export type DeviceId = string;
+export type MessageId = string;
+
+export interface User {
+  userId: UserId;
+  email: string;
+  nickname: string;
+  passwordHash: string;
+  phoneNumber: string | null;
+  birthday: string | null;
+  createdAt: number;
+  /** Set while the account is in its leave grace period; signing in clears it. */
+  leftAt: number | null;
+}
+
+export interface Room {
+  roomId: RoomId;
+  hostId: UserId;
+  isOpen: boolean;
+  createdAt: number;
+}
+
+/** A user's own view of a room they belong to. */
+export interface Membership {
+  roomId: RoomId;
+  userId: UserId;
+  joinedAt: number;
+  /** The member's own title for the room; null means the default title. */
+  title: string | null;
+  inputLock: boolean;
+}
+
+export const MESSAGE_TYPES = ['TALK', 'FILE', 'ENTER', 'INVITE', 'LEAVE'] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+export interface ChatMessage {
+  messageId: MessageId;
+  roomId: RoomId;
+  senderId: UserId;
+  nickname: string;
+  messageType: MessageType;
+  contents: string;
+  fileUrl: string | null;
+  createdAt: number;
+}
+
+export interface DeviceToken {
+  userId: UserId;
+  deviceId: DeviceId;
+  token: string;
+}
+
+/** Where an event came from, so the originating node can leave the originating socket out of echoes. */
+export interface EventOrigin {
+  nodeId: string;
+  connectionId: string;
+}
+
+/** Everything that happens in a room and must reach every node that has sessions in it, in room order. */
+export type RoomEvent =
+  | { kind: 'message'; roomId: RoomId; message: ChatMessage; origin?: EventOrigin }
+  | { kind: 'typing'; roomId: RoomId; userId: UserId; origin?: EventOrigin }
+  | { kind: 'read'; roomId: RoomId; userId: UserId; messageId: MessageId; origin?: EventOrigin }
+  | { kind: 'presence'; roomId: RoomId; userId: UserId; event: 'enter' | 'exit'; origin?: EventOrigin }
+  | { kind: 'membership'; roomId: RoomId; userId: UserId; change: 'joined' | 'left' };
+
+export type RoomEventKind = RoomEvent['kind'];

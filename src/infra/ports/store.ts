@@ -1,0 +1,63 @@
+import type {
+  ChatMessage, DeviceId, DeviceToken, Membership, MessageId, Room, RoomId, User, UserId,
+} from '../../chat/model.ts';
+
+export class EmailTakenError extends Error {
+  constructor(email: string) {
+    super(`email ${email} is already registered`);
+    this.name = 'EmailTakenError';
+  }
+}
+
+export interface HistoryQuery {
+  /** Only messages with an id lower than this (the paging cursor). */
+  before?: MessageId;
+  /** Only messages with an id higher than this (what a reader has not seen yet). */
+  after?: MessageId;
+  limit: number;
+}
+
+export type UserPatch = Partial<Pick<User, 'nickname' | 'leftAt' | 'phoneNumber' | 'birthday'>>;
+export type MembershipPatch = Partial<Pick<Membership, 'title' | 'inputLock'>>;
+
+/**
+ * Durable chat state: accounts, rooms and members, history, read positions, push tokens.
+ * Message inserts are idempotent by message id, so a redelivered event never duplicates history.
+ */
+export interface ChatStore {
+  /** Rejects with EmailTakenError when the email belongs to another account. */
+  createUser(user: User): Promise<void>;
+  getUser(userId: UserId): Promise<User | undefined>;
+  getUserByEmail(email: string): Promise<User | undefined>;
+  getUsers(userIds: UserId[]): Promise<User[]>;
+  updateUser(userId: UserId, patch: UserPatch): Promise<void>;
+
+  createRoom(room: Room, members: Membership[]): Promise<void>;
+  getRoom(roomId: RoomId): Promise<Room | undefined>;
+  addMember(member: Membership): Promise<void>;
+  removeMember(roomId: RoomId, userId: UserId): Promise<void>;
+  getMembership(roomId: RoomId, userId: UserId): Promise<Membership | undefined>;
+  updateMembership(roomId: RoomId, userId: UserId, patch: MembershipPatch): Promise<void>;
+  members(roomId: RoomId): Promise<Membership[]>;
+  roomsOf(userId: UserId): Promise<Membership[]>;
+
+  /** Inserts or overwrites by message id. */
+  appendMessages(messages: ChatMessage[]): Promise<void>;
+  /** Newest first. */
+  history(roomId: RoomId, query: HistoryQuery): Promise<ChatMessage[]>;
+  lastMessage(roomId: RoomId): Promise<ChatMessage | undefined>;
+  /** Messages newer than `after` (all when undefined), counting at most `cap`. */
+  countAfter(roomId: RoomId, after: MessageId | undefined, cap: number): Promise<number>;
+
+  /** Moves a reader's position forward; an older id than the stored one is ignored. */
+  setReadPosition(roomId: RoomId, userId: UserId, messageId: MessageId): Promise<void>;
+  getReadPosition(roomId: RoomId, userId: UserId): Promise<MessageId | undefined>;
+
+  setDeviceToken(token: DeviceToken): Promise<void>;
+  removeDeviceToken(userId: UserId, deviceId: DeviceId): Promise<void>;
+  deviceTokens(userIds: UserId[]): Promise<DeviceToken[]>;
+
+  /** Reachable right now (for readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { RoomEvent } from '../../src/chat/model.ts';
+import type { RoomEventBus } from '../../src/infra/ports/bus.ts';
+import { waitFor } from '../support/wait.ts';
+
+/** Several nodes sharing one bus backend (one Kafka topic, one in-process hub). */
+export interface BusCluster {
+  node(name: string): Promise<RoomEventBus>;
+  close(): Promise<void>;
+}
+
+const typing = (roomId: string, n: number): RoomEvent => ({ kind: 'typing', roomId, userId: `u${n}` });
+const seq = (event: RoomEvent): number => Number((event as { userId: string }).userId.slice(1));
+
+/** Per room, the sequence numbers in the order they arrived. */
+function byRoom(events: RoomEvent[]): Map<string, number[]> {
+  const rooms = new Map<string, number[]>();
+  for (const event of events) {
+    const list = rooms.get(event.roomId) ?? [];
+    list.push(seq(event));
+    rooms.set(event.roomId, list);
+  }
+  return rooms;
+}
+
+const ascending = (list: number[]): boolean => list.every((v, i) => i === 0 || v > list[i - 1]!);
+
+async function publishInterleaved(bus: RoomEventBus, rooms: string[], perRoom: number): Promise<void> {
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < perRoom; i++) for (const room of rooms) sends.push(bus.publish(typing(room, i)));
+  await Promise.all(sends);
+}
+
+export function busConformance(driver: string, makeCluster: () => Promise<BusCluster>, timeoutMs = 20_000): void {
+  describe(`RoomEventBus conformance: ${driver}`, { timeout: timeoutMs * 4 }, () => {
+    let cluster: BusCluster | undefined;
+    const start = async (): Promise<BusCluster> => (cluster = await makeCluster());
+    afterEach(async () => {
+      await cluster?.close();
+      cluster = undefined;
+    });
+
+    it('delivers every event to every subscribed node, in order per room', async () => {
+      const c = await start();
+      const a = await c.node('a');
+      const b = await c.node('b');
+      const seenA: RoomEvent[] = [];
+      const seenB: RoomEvent[] = [];
+      await a.subscribe((e) => seenA.push(e));
+      await b.subscribe((e) => seenB.push(e));
+      const rooms = ['room-1', 'room-2', 'room-3'];
+      await publishInterleaved(a, rooms, 200);
+      await waitFor(() => seenA.length >= 600 && seenB.length >= 600, 'both nodes to see 600 events', timeoutMs);
+      for (const seen of [seenA, seenB]) {
+        assert.equal(seen.length, 600, 'each event exactly once');
+        for (const room of rooms) {
+          const order = byRoom(seen).get(room)!;
+          assert.equal(order.length, 200);
+          assert.ok(ascending(order), `${room} arrives in publish order`);
+        }
+      }
+    });
+
+    it('carries every kind of event unchanged', async () => {
+      const c = await start();
+      const bus = await c.node('a');
+      const seen: RoomEvent[] = [];
+      await bus.subscribe((e) => seen.push(e));
+      const origin = { nodeId: 'n1', connectionId: 'c1' };
+      const events: RoomEvent[] = [
+        {
+          kind: 'message', roomId: 'r', origin,
+          message: {
+            messageId: '123456789012345678', roomId: 'r', senderId: 'u1', nickname: 'Ann 🔥', messageType: 'TALK',
+            contents: 'hello "world"\n', fileUrl: null, createdAt: 1_700_000_000_123,
+          },
+        },
+        { kind: 'typing', roomId: 'r', userId: 'u1', origin },
+        { kind: 'read', roomId: 'r', userId: 'u1', messageId: '42' },
+        { kind: 'presence', roomId: 'r', userId: 'u2', event: 'exit' },
+        { kind: 'membership', roomId: 'r', userId: 'u3', change: 'left' },
+      ];
+      for (const event of events) await bus.publish(event);
+      await waitFor(() => seen.length >= events.length, 'five events', timeoutMs);
+      assert.deepEqual(seen, events);
+    });
+
+    it('shares a consumer group: each event handled once across nodes, in order per room', async () => {
+      const c = await start();
+      const a = await c.node('a');
+      const b = await c.node('b');
+      const handledA: RoomEvent[] = [];
+      const handledB: RoomEvent[] = [];
+      await a.consume('persister', async (events) => void handledA.push(...events));
+      await b.consume('persister', async (events) => void handledB.push(...events));
+      const rooms = Array.from({ length: 16 }, (_, i) => `room-${i}`);
+      await publishInterleaved(a, rooms, 50);
+      await waitFor(() => handledA.length + handledB.length >= 800, '800 handled events', timeoutMs);
+      await new Promise((r) => setTimeout(r, 200));
+      const all = [...handledA, ...handledB];
+      assert.equal(all.length, 800, 'no event handled twice');
+      for (const room of rooms) {
+        const inA = byRoom(handledA).get(room) ?? [];
+        const inB = byRoom(handledB).get(room) ?? [];
+        assert.ok(inA.length === 0 || inB.length === 0, `${room} is handled by one node only`);
+        assert.deepEqual([...inA, ...inB], Array.from({ length: 50 }, (_, i) => i), `${room} in order`);
+      }
+    });
+
+    it('gives each group its own copy of every event', async () => {
+      const c = await start();
+      const a = await c.node('a');
+      const persisted: RoomEvent[] = [];
+      const notified: RoomEvent[] = [];
+      await a.consume('persister', async (events) => void persisted.push(...events));
+      await a.consume('notifier', async (events) => void notified.push(...events));
+      await publishInterleaved(a, ['r1', 'r2'], 25);
+      await waitFor(() => persisted.length >= 50 && notified.length >= 50, 'both groups', timeoutMs);
+      assert.equal(persisted.length, 50);
+      assert.equal(notified.length, 50);
+    });
+
+    it('redelivers a failed batch, in order, without losing or skipping events', async () => {
+      const c = await start();
+      const a = await c.node('a');
+      const handled: RoomEvent[] = [];
+      let failures = 0;
+      await a.consume('persister', async (events) => {
+        if (events.some((e) => seq(e) === 10) && failures < 3) {
+          failures++;
+          throw new Error('store unavailable');
+        }
+        handled.push(...events);
+      });
+      await publishInterleaved(a, ['r1'], 30);
+      await waitFor(() => byRoom(handled).get('r1')?.includes(29), 'event 29 after retries', timeoutMs);
+      assert.equal(failures, 3);
+      const order = byRoom(handled).get('r1')!;
+      const unique = [...new Set(order)];
+      assert.deepEqual(unique, Array.from({ length: 30 }, (_, i) => i), 'every event, in order');
+      assert.ok(order.indexOf(10) < order.indexOf(11), 'event 11 never handled before 10 succeeded');
+    });
+
+    it('keeps a group\'s events while no member runs, for the next member to handle', async () => {
+      const c = await start();
+      const a = await c.node('a');
+      const first: RoomEvent[] = [];
+      const sub = await a.consume('persister', async (events) => void first.push(...events));
+      await publishInterleaved(a, ['r1'], 10);
+      await waitFor(() => first.length >= 10, 'first ten', timeoutMs);
+      await sub.stop();
+      for (let i = 10; i < 20; i++) await a.publish(typing('r1', i));
+      const b = await c.node('b');
+      const second: RoomEvent[] = [];
+      await b.consume('persister', async (events) => void second.push(...events));
+      await waitFor(() => second.length >= 10, 'the ten published while nobody consumed', timeoutMs);
+      assert.deepEqual(second.map(seq), Array.from({ length: 10 }, (_, i) => i + 10));
+    });
+
+    it('stops delivering to a stopped subscription and reports no lag once caught up', async () => {
+      const c = await start();
+      const a = await c.node('a');
+      const seen: RoomEvent[] = [];
+      const sub = await a.subscribe((e) => seen.push(e));
+      await a.consume('persister', async () => {});
+      await a.publish(typing('r1', 1));
+      await waitFor(() => seen.length === 1, 'first event', timeoutMs);
+      await sub.stop();
+      await a.publish(typing('r1', 2));
+      await waitFor(async () => (await a.lag()) === 0, 'lag 0', timeoutMs);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(seen.length, 1);
+    });
+  });
+}

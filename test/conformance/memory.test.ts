@@ -1,0 +1,62 @@
+import { MemoryBus, MemoryBusHub } from '../../src/infra/memory/bus.ts';
+import { MemoryDedup, MemoryDedupHub } from '../../src/infra/memory/dedup.ts';
+import { MemoryPresenceHub, MemoryPresenceStore } from '../../src/infra/memory/presence.ts';
+import { LogPusher } from '../../src/infra/memory/push.ts';
+import { MemoryStore } from '../../src/infra/memory/store.ts';
+import { MemoryTokenHub, MemoryTokenStore } from '../../src/infra/memory/tokens.ts';
+import { busConformance } from './bus.ts';
+import { dedupConformance } from './dedup.ts';
+import { presenceConformance } from './presence.ts';
+import { pushConformance } from './push.ts';
+import { storeConformance } from './store.ts';
+import { tokenConformance } from './tokens.ts';
+
+presenceConformance('memory', async () => {
+  const hub = new MemoryPresenceHub();
+  const nodes: MemoryPresenceStore[] = [];
+  return {
+    node: async (nodeId, leaseMs = 30_000) => {
+      const node = new MemoryPresenceStore({ nodeId, leaseMs, hub });
+      nodes.push(node);
+      return node;
+    },
+    close: async () => {},
+  };
+});
+
+busConformance('memory', async () => {
+  const hub = new MemoryBusHub();
+  const nodes: MemoryBus[] = [];
+  return {
+    node: async () => {
+      const node = new MemoryBus(hub);
+      nodes.push(node);
+      return node;
+    },
+    close: async () => {
+      for (const node of nodes) await node.close();
+    },
+  };
+});
+
+storeConformance('memory', async () => new MemoryStore());
+
+tokenConformance('memory', async () => {
+  const hub = new MemoryTokenHub();
+  return { node: async () => new MemoryTokenStore(hub), close: async () => {} };
+});
+
+dedupConformance('memory', async () => {
+  const hub = new MemoryDedupHub();
+  return { node: async () => new MemoryDedup(hub), close: async () => {} };
+});
+
+pushConformance('log (embedded)', async () => {
+  const pusher = new LogPusher();
+  return {
+    pusher,
+    markUnregistered: (token) => pusher.unregistered.add(token),
+    delivered: () => pusher.sent.map(({ token, title, body, data }) => ({ token, title, body, data })),
+    close: () => pusher.close(),
+  };
+});

@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { ChatMessage, Membership, User } from '../../src/chat/model.ts';
+import { SnowflakeGenerator } from '../../src/chat/snowflake.ts';
+import { EmailTakenError, type ChatStore } from '../../src/infra/ports/store.ts';
+
+const DAY = 86_400_000;
+
+function user(overrides: Partial<User> = {}): User {
+  const id = randomUUID();
+  return {
+    userId: id, email: `${id}@example.com`, nickname: `nick-${id.slice(0, 6)}`, passwordHash: 'scrypt$x',
+    phoneNumber: null, birthday: null, createdAt: Date.now(), leftAt: null, ...overrides,
+  };
+}
+
+function member(roomId: string, userId: string, overrides: Partial<Membership> = {}): Membership {
+  return { roomId, userId, joinedAt: Date.now(), title: null, inputLock: false, ...overrides };
+}
+
+/** Messages whose ids (and so time buckets) spread over `spanMs`, oldest first. */
+function messages(roomId: string, count: number, spanMs: number, start = Date.now() - spanMs): ChatMessage[] {
+  let clock = start;
+  const ids = new SnowflakeGenerator(7, () => clock);
+  return Array.from({ length: count }, (_, i) => {
+    clock = start + Math.floor((spanMs * i) / count);
+    return {
+      messageId: ids.next(), roomId, senderId: `u${i % 3}`, nickname: 'n', messageType: 'TALK' as const,
+      contents: `message ${i}`, fileUrl: i % 10 === 0 ? `https://files.example/${i}` : null, createdAt: clock,
+    };
+  });
+}
+
+function shuffled<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+export function storeConformance(driver: string, makeStore: () => Promise<ChatStore>): void {
+  describe(`ChatStore conformance: ${driver}`, { timeout: 120_000 }, () => {
+    let store: ChatStore;
+    before(async () => {
+      store = await makeStore();
+    });
+    after(async () => store?.close());
+
+    it('creates and finds users, with emails unique regardless of case', async () => {
+      const ann = user({ email: `Ann-${randomUUID()}@Example.com`, phoneNumber: '010-1234', birthday: '1990-02-03' });
+      await store.createUser(ann);
+      assert.deepEqual(await store.getUser(ann.userId), ann);
+      assert.deepEqual(await store.getUserByEmail(ann.email.toLowerCase()), ann);
+      assert.deepEqual(await store.getUserByEmail(ann.email.toUpperCase()), ann);
+      await assert.rejects(store.createUser(user({ email: ann.email.toUpperCase() })), EmailTakenError);
+      assert.equal(await store.getUser(randomUUID()), undefined);
+      assert.equal(await store.getUserByEmail('nobody@example.com'), undefined);
+
+      const bob = user();
+      await store.createUser(bob);
+      const found = await store.getUsers([bob.userId, 'missing', ann.userId]);
+      assert.deepEqual(found.map((u) => u.userId).sort(), [ann.userId, bob.userId].sort());
+
+      await store.updateUser(ann.userId, { leftAt: 12345, nickname: 'Annie' });
+      assert.deepEqual(await store.getUser(ann.userId), { ...ann, leftAt: 12345, nickname: 'Annie' });
+      await store.updateUser(ann.userId, { leftAt: null });
+      assert.equal((await store.getUser(ann.userId))?.leftAt, null);
+    });
+
+    it('keeps rooms, members and each member\'s own settings', async () => {
+      const roomId = randomUUID();
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      const room = { roomId, hostId: a, isOpen: false, createdAt: 1_700_000_000_000 };
+      await store.createRoom(room, [member(roomId, a, { joinedAt: 1 }), member(roomId, b, { joinedAt: 2 })]);
+      assert.deepEqual(await store.getRoom(roomId), room);
+      assert.equal(await store.getRoom(randomUUID()), undefined);
+      assert.deepEqual((await store.members(roomId)).map((m) => m.userId).sort(), [a, b].sort());
+
+      await store.addMember(member(roomId, c, { joinedAt: 3 }));
+      await store.updateMembership(roomId, b, { title: 'Family', inputLock: true });
+      assert.deepEqual(await store.getMembership(roomId, b), member(roomId, b, { joinedAt: 2, title: 'Family', inputLock: true }));
+      assert.deepEqual(await store.getMembership(roomId, a), member(roomId, a, { joinedAt: 1 }), 'other members keep theirs');
+      assert.deepEqual((await store.roomsOf(b)).map((m) => [m.roomId, m.title]), [[roomId, 'Family']]);
+
+      await store.removeMember(roomId, a);
+      assert.equal(await store.getMembership(roomId, a), undefined);
+      assert.deepEqual(await store.roomsOf(a), []);
+      assert.deepEqual((await store.members(roomId)).map((m) => m.userId).sort(), [b, c].sort());
+    });
+
+    it('pages history newest first with no gap or repeat, across days, whatever the insert order', async () => {
+      const roomId = randomUUID();
+      const all = messages(roomId, 250, 5 * DAY);
+      await store.appendMessages(shuffled(all).slice(0, 125));
+      await store.appendMessages(shuffled(all).slice(0, 250));
+      const seen: ChatMessage[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await store.history(roomId, { before: cursor, limit: 50 });
+        if (page.length === 0) break;
+        assert.ok(page.length <= 50);
+        seen.push(...page);
+        cursor = page.at(-1)!.messageId;
+      }
+      assert.deepEqual(seen, [...all].reverse(), 'every message once, newest first, fields intact');
+      assert.deepEqual(await store.lastMessage(roomId), all.at(-1));
+      assert.deepEqual(await store.history(randomUUID(), { limit: 50 }), []);
+      assert.equal(await store.lastMessage(randomUUID()), undefined);
+    });
+
+    it('finds what came after a reader\'s position and counts it', async () => {
+      const roomId = randomUUID();
+      const all = messages(roomId, 120, 3 * DAY);
+      await store.appendMessages(all);
+      const lastRead = all[49]!.messageId;
+      const unread = await store.history(roomId, { after: lastRead, limit: 100 });
+      assert.deepEqual(unread, all.slice(50).reverse());
+      const between = await store.history(roomId, { after: all[9]!.messageId, before: all[20]!.messageId, limit: 100 });
+      assert.deepEqual(between, all.slice(10, 20).reverse());
+      const newestFew = await store.history(roomId, { after: all[9]!.messageId, limit: 5 });
+      assert.deepEqual(newestFew, all.slice(115).reverse(), 'limit keeps the newest');
+      assert.equal(await store.countAfter(roomId, lastRead, 1000), 70);
+      assert.equal(await store.countAfter(roomId, undefined, 1000), 120);
+      assert.equal(await store.countAfter(roomId, lastRead, 30), 30, 'counting stops at the cap');
+      assert.equal(await store.countAfter(roomId, all.at(-1)!.messageId, 1000), 0);
+    });
+
+    it('walks over long silences in a room', async () => {
+      const roomId = randomUUID();
+      const old = messages(roomId, 3, 1000, Date.now() - 400 * DAY);
+      const recent = messages(roomId, 3, 1000);
+      await store.appendMessages([...old, ...recent]);
+      const page = await store.history(roomId, { limit: 10 });
+      assert.deepEqual(page, [...old, ...recent].reverse());
+      assert.deepEqual(await store.history(roomId, { before: recent[0]!.messageId, limit: 10 }), [...old].reverse());
+      assert.equal(await store.countAfter(roomId, old[2]!.messageId, 100), 3);
+    });
+
+    it('never duplicates a message stored twice', async () => {
+      const roomId = randomUUID();
+      const [message] = messages(roomId, 1, 0);
+      await store.appendMessages([message!]);
+      await store.appendMessages([message!, message!]);
+      assert.deepEqual(await store.history(roomId, { limit: 10 }), [message]);
+      assert.equal(await store.countAfter(roomId, undefined, 100), 1);
+    });
+
+    it('moves read positions forward only', async () => {
+      const roomId = randomUUID();
+      const [a, b] = messages(roomId, 2, 1000);
+      assert.equal(await store.getReadPosition(roomId, 'u1'), undefined);
+      await store.setReadPosition(roomId, 'u1', b!.messageId);
+      await store.setReadPosition(roomId, 'u1', a!.messageId);
+      assert.equal(await store.getReadPosition(roomId, 'u1'), b!.messageId);
+      assert.equal(await store.getReadPosition(roomId, 'u2'), undefined, 'per user');
+    });
+
+    it('keeps one push token per device', async () => {
+      const [u1, u2] = [randomUUID(), randomUUID()];
+      await store.setDeviceToken({ userId: u1, deviceId: 'phone', token: 't1' });
+      await store.setDeviceToken({ userId: u1, deviceId: 'phone', token: 't2' });
+      await store.setDeviceToken({ userId: u1, deviceId: 'tablet', token: 't3' });
+      await store.setDeviceToken({ userId: u2, deviceId: 'phone', token: 't4' });
+      const tokens = await store.deviceTokens([u1, u2, randomUUID()]);
+      assert.deepEqual(tokens.map((t) => `${t.userId === u1 ? 'u1' : 'u2'}/${t.deviceId}/${t.token}`).sort(), [
+        'u1/phone/t2', 'u1/tablet/t3', 'u2/phone/t4',
+      ]);
+      await store.removeDeviceToken(u1, 'phone');
+      assert.deepEqual((await store.deviceTokens([u1])).map((t) => t.token), ['t3']);
+      assert.deepEqual(await store.deviceTokens([]), []);
+    });
+
+    it('answers ping when reachable', async () => {
+      await store.ping();
+    });
+  });
+}

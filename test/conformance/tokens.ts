@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { DeviceSession, TokenStore } from '../../src/infra/ports/tokens.ts';
+import { waitFor } from '../support/wait.ts';
+
+/** Several nodes sharing one token backend. */
+export interface TokenCluster {
+  node(): Promise<TokenStore>;
+  close(): Promise<void>;
+}
+
+const HOUR = 3_600_000;
+let counter = 0;
+function session(userId: string, deviceId: string, ttlMs = HOUR): DeviceSession {
+  counter++;
+  return { sessionId: `s-${process.pid}-${counter}`, userId, deviceId, createdAt: Date.now(), expiresAt: Date.now() + ttlMs };
+}
+
+export function tokenConformance(driver: string, makeCluster: () => Promise<TokenCluster>): void {
+  describe(`TokenStore conformance: ${driver}`, () => {
+    let cluster: TokenCluster | undefined;
+    const start = async (): Promise<TokenCluster> => (cluster = await makeCluster());
+    afterEach(async () => {
+      await cluster?.close();
+      cluster = undefined;
+    });
+
+    it('rotates a refresh hash once; the old hash coming back revokes the session', async () => {
+      const tokens = await (await start()).node();
+      const s = session('u1', 'phone');
+      assert.equal(await tokens.createSession(s, 'h1'), undefined);
+      assert.equal(await tokens.isActive(s.sessionId), true);
+
+      const rotated = await tokens.rotate(s.sessionId, 'h1', 'h2', s.expiresAt + 1000);
+      assert.equal(rotated.outcome, 'rotated');
+      assert.equal(rotated.outcome === 'rotated' && rotated.session.expiresAt, s.expiresAt + 1000);
+
+      const reused = await tokens.rotate(s.sessionId, 'h1', 'h3', s.expiresAt);
+      assert.equal(reused.outcome, 'reused');
+      assert.equal(reused.outcome === 'reused' && reused.session.userId, 'u1');
+      assert.equal(await tokens.isActive(s.sessionId), false, 'theft revokes the whole session');
+      assert.equal((await tokens.rotate(s.sessionId, 'h2', 'h4', s.expiresAt)).outcome, 'unknown', 'even the current hash is dead now');
+    });
+
+    it('answers unknown for a hash it never issued, without revoking', async () => {
+      const tokens = await (await start()).node();
+      const s = session('u1', 'phone');
+      await tokens.createSession(s, 'h1');
+      assert.equal((await tokens.rotate(s.sessionId, 'forged', 'x', s.expiresAt)).outcome, 'unknown');
+      assert.equal((await tokens.rotate('no-such-session', 'h1', 'x', s.expiresAt)).outcome, 'unknown');
+      assert.equal(await tokens.isActive(s.sessionId), true);
+    });
+
+    it('tells every node about a revocation', async () => {
+      const c = await start();
+      const a = await c.node();
+      const b = await c.node();
+      const heardA: DeviceSession[] = [];
+      const heardB: DeviceSession[] = [];
+      a.onRevoked((s) => heardA.push(s));
+      const unsubscribe = b.onRevoked((s) => heardB.push(s));
+      const s = session('u1', 'tablet');
+      await a.createSession(s, 'h1');
+      assert.equal((await b.revoke(s.sessionId))?.deviceId, 'tablet');
+      assert.equal(await a.isActive(s.sessionId), false);
+      assert.equal(await b.revoke(s.sessionId), undefined, 'revoking twice finds nothing');
+      await waitFor(() => heardA.length === 1 && heardB.length === 1, 'both nodes to hear the revocation');
+      assert.equal(heardA[0]!.sessionId, s.sessionId);
+      unsubscribe();
+      const t = session('u2', 'phone');
+      await a.createSession(t, 'h');
+      await a.revoke(t.sessionId);
+      await waitFor(() => heardA.length === 2, 'node a hears the second revocation');
+      assert.equal(heardB.length, 1, 'an unsubscribed listener hears nothing more');
+    });
+
+    it('replaces the session of a device that signs in again, and keeps other devices', async () => {
+      const c = await start();
+      const tokens = await c.node();
+      const heard: DeviceSession[] = [];
+      tokens.onRevoked((s) => heard.push(s));
+      const phone = session('u1', 'phone');
+      const laptop = session('u1', 'laptop');
+      await tokens.createSession(phone, 'h1');
+      await tokens.createSession(laptop, 'h2');
+      const phoneAgain = session('u1', 'phone');
+      assert.equal((await tokens.createSession(phoneAgain, 'h3'))?.sessionId, phone.sessionId);
+      assert.equal(await tokens.isActive(phone.sessionId), false);
+      assert.equal(await tokens.isActive(laptop.sessionId), true);
+      assert.deepEqual((await tokens.sessionsOf('u1')).map((s) => s.deviceId).sort(), ['laptop', 'phone']);
+      assert.deepEqual(await tokens.sessionsOf('u2'), []);
+      await waitFor(() => heard.length === 1, 'the replaced session is announced');
+      assert.equal(heard[0]!.sessionId, phone.sessionId);
+    });
+
+    it('lets a session expire', async () => {
+      const tokens = await (await start()).node();
+      const s = session('u1', 'phone', 1_200);
+      await tokens.createSession(s, 'h1');
+      assert.equal(await tokens.isActive(s.sessionId), true);
+      await waitFor(async () => !(await tokens.isActive(s.sessionId)), 'expiry', 5_000, 100);
+      assert.equal((await tokens.rotate(s.sessionId, 'h1', 'h2', Date.now() + HOUR)).outcome, 'unknown');
+      assert.deepEqual(await tokens.sessionsOf('u1'), []);
+    });
+  });
+}
