@@ -42,10 +42,14 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+export const START_MARK = '---- flametalk backends: starting';
+
+/** Last lines of a log file, only from the latest start (see START_MARK). */
 export async function tail(path: string, lines = 30): Promise<string> {
   try {
     const text = await readFile(path, 'utf8');
-    return text.trimEnd().split('\n').slice(-lines).join('\n');
+    const fromMark = text.slice(Math.max(0, text.lastIndexOf(START_MARK)));
+    return fromMark.trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
     return `(no log at ${path})`;
   }
@@ -85,7 +89,9 @@ export async function javaMajorVersion(): Promise<number> {
 }
 
 /** Starts a process in its own session so a dying parent (or its Ctrl-C) leaves it alone. */
-export function spawnDetached(cmd: string, args: string[], opts: { cwd: string; logFile: string }): number {
+export function spawnDetached(argv: string[], opts: { cwd: string; logFile: string }): number {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new Error('empty command line');
   const fd = openSync(opts.logFile, 'a');
   try {
     const child = spawn(cmd, args, { cwd: opts.cwd, detached: true, stdio: ['ignore', fd, fd] });
@@ -180,9 +186,9 @@ export async function waitReady(
 ): Promise<string | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (!(await alive())) return 'the process exited';
+    if (!(await alive())) return 'exited before it was ready';
     if (await probe()) return undefined;
-    if (Date.now() > deadline) return `not ready after ${Math.round(timeoutMs / 1000)} s`;
+    if (Date.now() > deadline) return `not ready after ${(timeoutMs / 1000).toFixed(1)} s (raise timeoutMs if the machine is just slow)`;
     await sleep(250);
   }
 }
@@ -308,7 +314,7 @@ export interface BackendSpec {
   logFiles: string[];
   stopGraceMs: number;
   fetch(log: Log): Promise<string>;
-  /** Writes configs (and formats storage); returns the java arguments. */
+  /** Writes configs (and formats storage); returns the command line, executable first. */
   prepare(jarDir: string, log: Log): Promise<string[]>;
   /** One readiness attempt beyond the open port; never throws. */
   probe(): Promise<boolean>;

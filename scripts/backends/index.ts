@@ -1,8 +1,8 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { appendFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cassandraSpec } from './cassandra.ts';
 import {
-  type BackendSpec, type Log, defaultLog, failure, isOurProcess, isPortOpen, javaBin, readPid,
+  type BackendSpec, type Log, START_MARK, defaultLog, failure, isOurProcess, isPortOpen, readPid,
   spawnDetached, stopProcess, tail, waitForPortClosed, waitReady, withLock,
 } from './common.ts';
 import { kafkaSpec } from './kafka.ts';
@@ -61,9 +61,10 @@ export async function startBackend(name: BackendName, opts: StartOptions = {}): 
     }
 
     const jarDir = await s.fetch(log);
-    const args = await s.prepare(jarDir, log);
+    const argv = await s.prepare(jarDir, log);
+    for (const file of s.logFiles) await appendFile(file, `${START_MARK} ${new Date().toISOString()} ----\n`);
     const t0 = Date.now();
-    const pid = spawnDetached(javaBin(), args, { cwd: s.dir, logFile: s.logFiles[s.logFiles.length - 1] ?? join(s.dir, 'stdout.log') });
+    const pid = spawnDetached(argv, { cwd: s.dir, logFile: s.logFiles[s.logFiles.length - 1] ?? join(s.dir, 'stdout.log') });
     await writeFile(s.pidFile, `${pid}\n`);
     log(`${name}: started pid ${pid}, waiting for ${s.host}:${s.port}`);
 

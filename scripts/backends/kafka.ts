@@ -53,7 +53,7 @@ export function kafkaSpec(): BackendSpec {
         if (code !== 0) throw failure('kafka storage format', `StorageTool exited with ${code}`, output.trim().split('\n').slice(-30).join('\n'));
       }
       return [
-        '-Xms256m', '-Xmx512m',
+        javaBin(), '-Xms256m', '-Xmx512m',
         // GC flags from kafka-run-class.sh.
         '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35',
         '-XX:+ExplicitGCInvokesConcurrent', '-XX:MaxInlineLevel=15', '-XX:+ExitOnOutOfMemoryError',
@@ -108,6 +108,8 @@ num.io.threads=4
 function log4j2Properties(logsDir: string): string {
   return `# Written by scripts/backends/kafka.ts on every start; edits are lost.
 status = warn
+# Log4j's own hook would stop logging before Kafka's shutdown hook has finished.
+shutdownHook = disable
 appender.file.type = RollingFile
 appender.file.name = file
 appender.file.fileName = ${join(logsDir, 'server.log')}

@@ -125,6 +125,19 @@ export function presenceConformance(driver: string, makeCluster: () => Promise<P
       assert.deepEqual(await other.present('r1'), ['u1']);
     });
 
+    it('still reports a lapsed lease when the node entered again before its next heartbeat', async () => {
+      const c = await start();
+      const slow = await c.node('slow', 200);
+      const other = await c.node('other', 200);
+      await slow.enter('r1', 'u1', 'c1');
+      await sleep(300);
+      await other.heartbeat();
+      await other.sweep();
+      await slow.enter('r2', 'u2', 'c2');
+      assert.equal(await slow.heartbeat(), false, 'u1 was swept and must be entered again');
+      assert.equal(await slow.heartbeat(), true);
+    });
+
     it('removes its own entries on close', async () => {
       const c = await start();
       const a = await c.node('a');

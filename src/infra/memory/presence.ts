@@ -39,6 +39,7 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly now: () => number;
   /** Whether this node has taken a lease, so that losing it can be told apart from never having one. */
   private leased = false;
+  private lostLease = false;
 
   constructor(options: MemoryPresenceOptions) {
     this.hub = options.hub ?? new MemoryPresenceHub();
@@ -48,7 +49,11 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   async enter(roomId: RoomId, userId: UserId, connectionId: string): Promise<boolean> {
-    if (!this.hub.leases.has(this.nodeId)) this.renew();
+    if (!this.holdsLease()) {
+      // Taking a new lease here must not hide from the next heartbeat that the old one lapsed.
+      if (this.leased) this.lostLease = true;
+      this.renew();
+    }
     let users = this.hub.rooms.get(roomId);
     if (!users) this.hub.rooms.set(roomId, (users = new Map()));
     let connections = users.get(userId);
@@ -93,8 +98,8 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   async heartbeat(): Promise<boolean> {
-    const expiresAt = this.hub.leases.get(this.nodeId);
-    const lapsed = this.leased && (expiresAt === undefined || expiresAt <= this.now());
+    const lapsed = this.lostLease || (this.leased && !this.holdsLease());
+    this.lostLease = false;
     this.renew();
     return !lapsed;
   }
@@ -122,6 +127,11 @@ export class MemoryPresenceStore implements PresenceStore {
     this.hub.nodeEntries.delete(this.nodeId);
     this.hub.leases.delete(this.nodeId);
     this.leased = false;
+  }
+
+  private holdsLease(): boolean {
+    const expiresAt = this.hub.leases.get(this.nodeId);
+    return expiresAt !== undefined && expiresAt > this.now();
   }
 
   private renew(): void {

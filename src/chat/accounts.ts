@@ -1,0 +1,156 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { AccessTokens } from '../auth/access-tokens.ts';
+import { hashPassword, verifyPassword } from '../auth/passwords.ts';
+import type { ChatStore } from '../infra/ports/store.ts';
+import { EmailTakenError } from '../infra/ports/store.ts';
+import type { DeviceSession, TokenStore } from '../infra/ports/tokens.ts';
+import { conflict, notFound, unauthorized } from './errors.ts';
+import type { DeviceId, User, UserId } from './model.ts';
+
+/** Accounts that left can come back by signing in within this time. */
+export const LEAVE_GRACE_MS = 30 * 86_400_000;
+
+export interface SignUp {
+  email: string;
+  password: string;
+  nickname: string;
+  phoneNumber?: string;
+  birthday?: string;
+  deviceId: DeviceId;
+}
+
+export interface SignedIn {
+  userId: UserId;
+  nickname: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+}
+
+const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('base64url');
+
+/** A refresh token is `sessionId.secret`; only the secret's hash is stored. */
+function newRefreshSecret(): { secret: string; hash: string } {
+  const secret = randomBytes(32).toString('base64url');
+  return { secret, hash: hashSecret(secret) };
+}
+
+function parseRefreshToken(token: string): { sessionId: string; secret: string } | undefined {
+  const dot = token.indexOf('.');
+  if (dot <= 0 || dot === token.length - 1) return undefined;
+  return { sessionId: token.slice(0, dot), secret: token.slice(dot + 1) };
+}
+
+export interface AccountOptions {
+  refreshTtlSeconds: number;
+  newUserId: () => string;
+  now?: () => number;
+}
+
+/** Sign-up, per-device sign-in, refresh rotation with theft detection, sign-out and leaving. */
+export class AccountService {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: ChatStore,
+    private readonly sessions: TokenStore,
+    private readonly accessTokens: AccessTokens,
+    private readonly options: AccountOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async signUp(input: SignUp): Promise<SignedIn> {
+    const user: User = {
+      userId: this.options.newUserId(),
+      email: input.email,
+      nickname: input.nickname,
+      passwordHash: await hashPassword(input.password),
+      phoneNumber: input.phoneNumber ?? null,
+      birthday: input.birthday ?? null,
+      createdAt: this.now(),
+      leftAt: null,
+    };
+    try {
+      await this.store.createUser(user);
+    } catch (error) {
+      if (error instanceof EmailTakenError) throw conflict('this email is already registered', 'email_taken');
+      throw error;
+    }
+    return this.startSession(user, input.deviceId);
+  }
+
+  async signIn(email: string, password: string, deviceId: DeviceId): Promise<SignedIn> {
+    const user = await this.store.getUserByEmail(email);
+    // The same answer for an unknown email and a wrong password, so sign-in cannot probe accounts.
+    const refused = unauthorized('wrong email or password', 'bad_credentials');
+    if (!user || !(await verifyPassword(password, user.passwordHash))) throw refused;
+    if (user.leftAt !== null) {
+      if (this.now() - user.leftAt > LEAVE_GRACE_MS) throw refused;
+      await this.store.updateUser(user.userId, { leftAt: null });
+    }
+    return this.startSession(user, deviceId);
+  }
+
+  /** Rotates the refresh token. A token that was already rotated ends the device's session: both holders must sign in again. */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const parsed = parseRefreshToken(refreshToken);
+    if (!parsed) throw unauthorized('the refresh token is invalid', 'refresh_invalid');
+    const next = newRefreshSecret();
+    const expiresAt = this.now() + this.options.refreshTtlSeconds * 1000;
+    const result = await this.sessions.rotate(parsed.sessionId, hashSecret(parsed.secret), next.hash, expiresAt);
+    if (result.outcome === 'reused') {
+      throw unauthorized('this refresh token was already used: the device was signed out, sign in again', 'refresh_reused');
+    }
+    if (result.outcome === 'unknown') throw unauthorized('the refresh token is invalid or expired', 'refresh_invalid');
+    const { session } = result;
+    return {
+      accessToken: await this.accessTokens.sign({ userId: session.userId, deviceId: session.deviceId, sessionId: session.sessionId }),
+      refreshToken: `${session.sessionId}.${next.secret}`,
+    };
+  }
+
+  async signOut(sessionId: string): Promise<void> {
+    await this.sessions.revoke(sessionId);
+  }
+
+  async isEmailAvailable(email: string): Promise<boolean> {
+    return (await this.store.getUserByEmail(email)) === undefined;
+  }
+
+  /** Soft delete: every device is signed out; signing in within the grace period undoes it. */
+  async leave(userId: UserId): Promise<void> {
+    await this.store.updateUser(userId, { leftAt: this.now() });
+    for (const session of await this.sessions.sessionsOf(userId)) await this.sessions.revoke(session.sessionId);
+  }
+
+  devices(userId: UserId): Promise<DeviceSession[]> {
+    return this.sessions.sessionsOf(userId);
+  }
+
+  async revokeDevice(userId: UserId, deviceId: DeviceId): Promise<void> {
+    const session = (await this.sessions.sessionsOf(userId)).find((s) => s.deviceId === deviceId);
+    if (!session) throw notFound('no signed-in device with this id', 'device_not_found');
+    await this.sessions.revoke(session.sessionId);
+  }
+
+  private async startSession(user: User, deviceId: DeviceId): Promise<SignedIn> {
+    const refresh = newRefreshSecret();
+    const createdAt = this.now();
+    const session: DeviceSession = {
+      sessionId: randomUUID(), userId: user.userId, deviceId, createdAt,
+      expiresAt: createdAt + this.options.refreshTtlSeconds * 1000,
+    };
+    await this.sessions.createSession(session, refresh.hash);
+    return {
+      userId: user.userId,
+      nickname: user.nickname,
+      accessToken: await this.accessTokens.sign({ userId: user.userId, deviceId, sessionId: session.sessionId }),
+      refreshToken: `${session.sessionId}.${refresh.secret}`,
+    };
+  }
+}

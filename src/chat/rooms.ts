@@ -1,0 +1,160 @@
+import type { RoomEventBus } from '../infra/ports/bus.ts';
+import type { PresenceStore } from '../infra/ports/presence.ts';
+import type { ChatStore, MembershipPatch } from '../infra/ports/store.ts';
+import { badRequest, forbidden, notFound } from './errors.ts';
+import type { ChatMessage, Membership, Room, RoomId, User, UserId } from './model.ts';
+
+/** Unread counts stop at this, the way messengers show "999+". */
+export const UNREAD_CAP = 999;
+
+export interface RoomMember {
+  userId: UserId;
+  nickname: string;
+  joinedAt: number;
+}
+
+export interface RoomDetail {
+  roomId: RoomId;
+  title: string;
+  hostId: UserId;
+  isOpen: boolean;
+  inputLock: boolean;
+  createdAt: number;
+  members: RoomMember[];
+}
+
+export interface RoomSummary {
+  roomId: RoomId;
+  title: string;
+  hostId: UserId;
+  isOpen: boolean;
+  inputLock: boolean;
+  memberCount: number;
+  lastMessage: ChatMessage | null;
+  unreadCount: number;
+  createdAt: number;
+}
+
+/** FlameTalk's default title: the other members' nicknames. */
+function defaultTitle(viewer: UserId, users: Array<Pick<User, 'userId' | 'nickname'>>): string {
+  const others = users.filter((u) => u.userId !== viewer).map((u) => u.nickname);
+  return others.length > 0 ? others.join(', ') : '(empty room)';
+}
+
+export interface RoomOptions {
+  newRoomId: () => string;
+  now?: () => number;
+}
+
+/** Rooms and membership; keeps the presence store's membership mirror and every node's room actors in step. */
+export class RoomService {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: ChatStore,
+    private readonly presence: PresenceStore,
+    private readonly bus: RoomEventBus,
+    private readonly options: RoomOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async create(hostId: UserId, userIds: UserId[], title?: string, isOpen = false): Promise<RoomDetail> {
+    const invited = [...new Set(userIds.filter((id) => id !== hostId))];
+    const found = new Set((await this.store.getUsers(invited)).filter((u) => u.leftAt === null).map((u) => u.userId));
+    const missing = invited.findIndex((id) => !found.has(id));
+    if (missing >= 0) throw badRequest(`body/users/${userIds.indexOf(invited[missing]!)} is not a known user`, 'unknown_user');
+
+    const now = this.now();
+    const room: Room = { roomId: this.options.newRoomId(), hostId, isOpen, createdAt: now };
+    const members: Membership[] = [hostId, ...invited].map((userId) => ({
+      roomId: room.roomId, userId, joinedAt: now, title: userId === hostId ? title ?? null : null, inputLock: false,
+    }));
+    await this.store.createRoom(room, members);
+    await this.presence.setMembers(room.roomId, members.map((m) => m.userId));
+    return this.detail(hostId, room.roomId);
+  }
+
+  /** Joins an open room; joining a room one already belongs to changes nothing. */
+  async join(userId: UserId, roomId: RoomId): Promise<RoomDetail> {
+    const room = await this.room(roomId);
+    if (!(await this.store.getMembership(roomId, userId))) {
+      if (!room.isOpen) throw forbidden('this room is not open: members must invite you', 'room_closed');
+      await this.store.addMember({ roomId, userId, joinedAt: this.now(), title: null, inputLock: false });
+      await this.presence.addMember(roomId, userId);
+      await this.bus.publish({ kind: 'membership', roomId, userId, change: 'joined' });
+    }
+    return this.detail(userId, roomId);
+  }
+
+  async leave(userId: UserId, roomId: RoomId): Promise<void> {
+    await this.requireMember(userId, roomId);
+    await this.store.removeMember(roomId, userId);
+    await this.presence.removeMember(roomId, userId);
+    await this.bus.publish({ kind: 'membership', roomId, userId, change: 'left' });
+  }
+
+  async updateMine(userId: UserId, roomId: RoomId, patch: MembershipPatch): Promise<RoomDetail> {
+    await this.requireMember(userId, roomId);
+    await this.store.updateMembership(roomId, userId, patch);
+    return this.detail(userId, roomId);
+  }
+
+  async detail(userId: UserId, roomId: RoomId): Promise<RoomDetail> {
+    const room = await this.room(roomId);
+    const members = await this.store.members(roomId);
+    const mine = members.find((m) => m.userId === userId);
+    if (!mine) throw forbidden('you are not a member of this room', 'not_member');
+    const users = await this.store.getUsers(members.map((m) => m.userId));
+    const nicknames = new Map(users.map((u) => [u.userId, u.nickname]));
+    return {
+      roomId, hostId: room.hostId, isOpen: room.isOpen, createdAt: room.createdAt, inputLock: mine.inputLock,
+      title: mine.title ?? defaultTitle(userId, users),
+      members: members
+        .map((m) => ({ userId: m.userId, nickname: nicknames.get(m.userId) ?? '', joinedAt: m.joinedAt }))
+        .sort((a, b) => a.joinedAt - b.joinedAt),
+    };
+  }
+
+  async memberIds(userId: UserId, roomId: RoomId): Promise<UserId[]> {
+    await this.requireMember(userId, roomId);
+    return (await this.store.members(roomId)).map((m) => m.userId);
+  }
+
+  /** My rooms, most recently active first. */
+  async listMine(userId: UserId): Promise<RoomSummary[]> {
+    const memberships = await this.store.roomsOf(userId);
+    const summaries = await Promise.all(memberships.map((m) => this.summary(userId, m)));
+    const activity = (s: RoomSummary): number => s.lastMessage?.createdAt ?? s.createdAt;
+    return summaries.filter((s): s is RoomSummary => s !== undefined).sort((a, b) => activity(b) - activity(a));
+  }
+
+  /** 404 for an unknown room, 403 for a room the user is not in. */
+  async requireMember(userId: UserId, roomId: RoomId): Promise<Membership> {
+    const membership = await this.store.getMembership(roomId, userId);
+    if (membership) return membership;
+    await this.room(roomId);
+    throw forbidden('you are not a member of this room', 'not_member');
+  }
+
+  private async room(roomId: RoomId): Promise<Room> {
+    const room = await this.store.getRoom(roomId);
+    if (!room) throw notFound('no room with this id', 'room_not_found');
+    return room;
+  }
+
+  private async summary(userId: UserId, membership: Membership): Promise<RoomSummary | undefined> {
+    const { roomId } = membership;
+    const [room, members, lastMessage, readPosition] = await Promise.all([
+      this.store.getRoom(roomId), this.store.members(roomId), this.store.lastMessage(roomId), this.store.getReadPosition(roomId, userId),
+    ]);
+    if (!room) return undefined;
+    const title = membership.title ?? defaultTitle(userId, await this.store.getUsers(members.map((m) => m.userId)));
+    return {
+      roomId, title, hostId: room.hostId, isOpen: room.isOpen, inputLock: membership.inputLock, createdAt: room.createdAt,
+      memberCount: members.length,
+      lastMessage: lastMessage ?? null,
+      unreadCount: await this.store.countAfter(roomId, readPosition, UNREAD_CAP),
+    };
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The one configuration schema: validation, defaults, environment variable names and the
+ * README's configuration table all come from here, so they cannot drift apart.
+ */
+
+interface Setting {
+  env: string;
+  description: string;
+  type: 'string' | 'integer' | 'boolean' | 'array';
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  enum?: readonly string[];
+  pattern?: string;
+  /** For lists: what each comma-separated item must look like. */
+  itemPattern?: string;
+  /** Never echoed back in error messages or logs. */
+  secret?: boolean;
+}
+
+const port = (env: string, fallback: number, what: string) => ({
+  env, type: 'integer' as const, minimum: 0, maximum: 65535, default: fallback, description: `${what} (0 picks a free port)`,
+});
+
+const positive = (env: string, fallback: number, description: string, maximum = Number.MAX_SAFE_INTEGER) => ({
+  env, type: 'integer' as const, minimum: 1, maximum, default: fallback, description,
+});
+
+export const SETTINGS = {
+  host: { env: 'HOST', type: 'string', default: '127.0.0.1', minLength: 1, description: 'Address both servers listen on' },
+  httpPort: port('HTTP_PORT', 8080, 'HTTP API port (fastify)'),
+  wsPort: port('WS_PORT', 8081, 'WebSocket port (uWebSockets.js): native protocol at /ws'),
+  nodeId: {
+    env: 'NODE_ID', type: 'integer', minimum: 0, maximum: 1023,
+    description: 'This node\'s id in message ids (0–1023). Default: leased from Redis in cluster mode, 0 in embedded mode',
+  },
+  logLevel: {
+    env: 'LOG_LEVEL', type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    description: 'pino log level',
+  },
+  logPretty: {
+    env: 'LOG_PRETTY', type: 'boolean',
+    description: 'Human-readable logs instead of JSON. Default: on when stdout is a terminal',
+  },
+
+  redisUrl: { env: 'REDIS_URL', type: 'string', pattern: '^rediss?://', description: 'Redis for presence, tokens and de-duplication. Unset: in-process' },
+  redisPrefix: { env: 'REDIS_PREFIX', type: 'string', default: 'flametalk:', description: 'Prefix of every Redis key' },
+  kafkaBrokers: { env: 'KAFKA_BROKERS', type: 'array', itemPattern: '^[^\\s:,]+:[0-9]{1,5}$', description: 'Kafka brokers (host:port, comma-separated) for the room event bus. Unset: in-process' },
+  kafkaTopic: { env: 'KAFKA_TOPIC', type: 'string', default: 'flametalk.room-events', minLength: 1, description: 'Topic of room events, keyed by room id' },
+  kafkaPartitions: positive('KAFKA_PARTITIONS', 12, 'Partitions of the topic when it is created at start'),
+  kafkaReplicationFactor: positive('KAFKA_REPLICATION_FACTOR', 1, 'Replication factor of the topic when it is created at start'),
+  cassandraContactPoints: {
+    env: 'CASSANDRA_CONTACT_POINTS', type: 'array', itemPattern: '^[^\\s:,]+(:[0-9]{1,5})?$',
+    description: 'Cassandra contact points (host:port, comma-separated) for history, users, rooms and devices. Unset: in-process',
+  },
+  cassandraKeyspace: { env: 'CASSANDRA_KEYSPACE', type: 'string', default: 'flametalk', pattern: '^[a-zA-Z][a-zA-Z0-9_]{0,47}$', description: 'Keyspace, created and migrated at start' },
+  cassandraLocalDataCenter: { env: 'CASSANDRA_LOCAL_DC', type: 'string', default: 'datacenter1', minLength: 1, description: 'Local data center of the Cassandra driver' },
+  cassandraReplicationFactor: positive('CASSANDRA_REPLICATION_FACTOR', 1, 'Replication factor of the keyspace when it is created'),
+  fcmServiceAccount: { env: 'FCM_SERVICE_ACCOUNT', type: 'string', minLength: 1, description: 'Path to a Firebase service-account JSON: pushes go through FCM. Unset: pushes are logged' },
+
+  jwtSecret: {
+    env: 'JWT_SECRET', type: 'string', minLength: 32, secret: true,
+    description: 'HS256 key of access tokens (32+ characters), the same on every node. Required in cluster mode; generated in embedded mode',
+  },
+  jwtIssuer: { env: 'JWT_ISSUER', type: 'string', default: 'flametalk', minLength: 1, description: 'Issuer written into and required of access tokens' },
+  accessTokenTtlSeconds: positive('ACCESS_TOKEN_TTL', 900, 'Lifetime of an access token, seconds'),
+  refreshTokenTtlSeconds: positive('REFRESH_TOKEN_TTL', 2_592_000, 'Lifetime of a device session (refresh token), seconds'),
+
+  maxFrameBytes: positive('MAX_FRAME_BYTES', 65_536, 'Largest WebSocket frame; a larger one closes the socket with 1009'),
+  maxTextLength: positive('MAX_TEXT_LENGTH', 4_000, 'Longest message text, characters'),
+  rateLimitPerSecond: positive('RATE_LIMIT_PER_SECOND', 20, 'Frames per second a connection may send on average'),
+  rateLimitBurst: positive('RATE_LIMIT_BURST', 40, 'Frames a connection may send in a burst; beyond it the socket closes with 4008'),
+  maxJoinedRooms: positive('MAX_JOINED_ROOMS', 100, 'Rooms one connection may have joined at once'),
+  maxBufferedBytes: positive('MAX_BUFFERED_BYTES', 1_048_576, 'Outbound bytes buffered for a slow client before it is disconnected'),
+  maxBodyBytes: positive('MAX_BODY_BYTES', 65_536, 'Largest HTTP request body'),
+  recoveryLimit: positive('RECOVERY_LIMIT', 100, 'Most messages a join with `since` returns; more missed means recovered:false', 1000),
+  idleTimeoutSeconds: { env: 'WS_IDLE_TIMEOUT', type: 'integer', minimum: 8, maximum: 960, default: 120, description: 'Seconds of silence before a socket is considered dead (pings are automatic)' },
+  roomIdleMs: positive('ROOM_IDLE_MS', 30_000, 'A room actor with no local sessions stops after this long'),
+  presenceLeaseMs: { env: 'PRESENCE_LEASE_MS', type: 'integer', minimum: 1000, default: 30_000, description: 'A dead node\'s presence entries vanish within this bound' },
+  pushCoalesceMs: { env: 'PUSH_COALESCE_MS', type: 'integer', minimum: 0, default: 3_000, description: 'One push per device per room within this window; later messages update the count' },
+  shutdownTimeoutMs: positive('SHUTDOWN_TIMEOUT_MS', 10_000, 'On SIGTERM, the process exits within this bound'),
+  drainBatchSize: positive('DRAIN_BATCH_SIZE', 500, 'On shutdown, clients are told 4200 in batches of this size'),
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+type ValueOf<S extends Setting> = S['type'] extends 'integer' ? number
+  : S['type'] extends 'boolean' ? boolean
+  : S['type'] extends 'array' ? string[]
+  : string;
+
+type Defaulted = { [K in SettingName]: (typeof SETTINGS)[K] extends { default: unknown } ? K : never }[SettingName];
+
+/** The validated configuration: settings with a default are always present. */
+export type Config = { [K in Defaulted]: ValueOf<(typeof SETTINGS)[K]> } & {
+  [K in Exclude<SettingName, Defaulted>]?: ValueOf<(typeof SETTINGS)[K]>;
+};
+
+/** The ajv schema generated from SETTINGS. */
+export function jsonSchema(): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as Array<[string, Setting]>) {
+    const { env: _env, description, type, itemPattern, secret: _secret, ...rest } = setting;
+    properties[name] = type === 'array'
+      ? { type: 'array', items: { type: 'string', pattern: itemPattern }, minItems: 1, description, ...rest }
+      : { type, description, ...rest };
+  }
+  return { type: 'object', additionalProperties: false, properties };
+}

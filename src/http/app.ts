@@ -1,0 +1,45 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { ChatError } from '../chat/errors.ts';
+import type { HttpDeps } from './deps.ts';
+import { send } from './envelope.ts';
+import { authRoutes } from './routes/auth.ts';
+import { deviceRoutes } from './routes/devices.ts';
+import { historyRoutes } from './routes/history.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { presenceRoutes } from './routes/presence.ts';
+import { roomRoutes } from './routes/rooms.ts';
+
+/** The FlameTalk HTTP API: original paths, the `{status, message, data}` envelope, real status codes. */
+export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.maxBodyBytes,
+    ajv: { customOptions: { allErrors: false, removeAdditional: false } },
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ChatError) return send(reply, error.status, error.message, { code: error.code });
+    if (error.validation) return send(reply, 400, error.message, { code: 'bad_request' });
+    const status = error.statusCode ?? 500;
+    if (status < 500) return send(reply, status, error.message, { code: error.code ?? 'bad_request' });
+    request.log.error({ err: error, url: request.url }, 'request failed');
+    return send(reply, 500, 'internal server error', { code: 'internal' });
+  });
+
+  app.setNotFoundHandler((request, reply) => send(reply, 404, `no route ${request.method} ${request.url.split('?')[0]}`, { code: 'no_route' }));
+
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.httpLatency
+      .labels(request.method, request.routeOptions.url ?? 'unmatched', String(reply.statusCode))
+      .observe(reply.elapsedTime / 1000);
+  });
+
+  await app.register(opsRoutes, deps);
+  await app.register(authRoutes, deps);
+  await app.register(deviceRoutes, deps);
+  await app.register(roomRoutes, deps);
+  await app.register(historyRoutes, deps);
+  await app.register(presenceRoutes, deps);
+  return app;
+}

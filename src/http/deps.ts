@@ -1,0 +1,23 @@
+import type { Logger } from 'pino';
+import type { AccountService } from '../chat/accounts.ts';
+import type { MessageService } from '../chat/messages.ts';
+import type { RoomService } from '../chat/rooms.ts';
+import type { ChatStore } from '../infra/ports/store.ts';
+import type { PresenceStore } from '../infra/ports/presence.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Authenticate } from './authentication.ts';
+
+/** What the HTTP layer needs; it holds no state of its own. */
+export interface HttpDeps {
+  accounts: AccountService;
+  rooms: RoomService;
+  messages: MessageService;
+  presence: PresenceStore;
+  store: ChatStore;
+  authenticate: Authenticate;
+  metrics: Metrics;
+  logger: Logger;
+  maxBodyBytes: number;
+  /** Backends and whether each answers; ready when all do. */
+  readiness: () => Promise<Record<string, string>>;
+}

@@ -1,0 +1,63 @@
+import type { FastifyInstance } from 'fastify';
+import { iso, messageDto } from '../../chat/dto.ts';
+import type { RoomDetail, RoomSummary } from '../../chat/rooms.ts';
+import { requireAuth } from '../authentication.ts';
+import type { HttpDeps } from '../deps.ts';
+import { ok, send } from '../envelope.ts';
+import { body, roomParams, snowflakeId, userId } from '../schemas.ts';
+
+const title = { type: 'string', minLength: 1, maxLength: 100 } as const;
+
+const detailDto = (room: RoomDetail) => ({
+  ...room,
+  createdAt: iso(room.createdAt),
+  members: room.members.map((m) => ({ ...m, joinedAt: iso(m.joinedAt) })),
+});
+
+const summaryDto = (room: RoomSummary) => ({
+  ...room,
+  createdAt: iso(room.createdAt),
+  lastMessage: room.lastMessage && messageDto(room.lastMessage),
+});
+
+export async function roomRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  const { rooms } = deps;
+  requireAuth(app, deps.authenticate);
+
+  app.post<{ Body: { users: string[]; title?: string; isOpen?: boolean } }>('/api/chatroom', {
+    schema: {
+      body: body({ users: { type: 'array', items: userId, maxItems: 500 }, title, isOpen: { type: 'boolean' } }, ['users']),
+    },
+  }, async (request, reply) => {
+    const { users, title: name, isOpen } = request.body;
+    return send(reply, 201, 'room created', detailDto(await rooms.create(request.identity.userId, users, name, isOpen)));
+  });
+
+  app.post<{ Body: { chatroomId: string } }>('/api/chatroom/join', {
+    schema: { body: body({ chatroomId: snowflakeId }, ['chatroomId']) },
+  }, async (request, reply) => ok(reply, 'joined the room', detailDto(await rooms.join(request.identity.userId, request.body.chatroomId))));
+
+  app.get('/api/chatroom', async (request, reply) =>
+    ok(reply, 'my rooms', (await rooms.listMine(request.identity.userId)).map(summaryDto)));
+
+  app.get<{ Params: { id: string } }>('/api/chatroom/:id', { schema: { params: roomParams('id') } },
+    async (request, reply) => ok(reply, 'room', detailDto(await rooms.detail(request.identity.userId, request.params.id))));
+
+  app.put<{ Params: { id: string }; Body: { title?: string | null; inputLock?: boolean } }>('/api/chatroom/:id', {
+    schema: {
+      params: roomParams('id'),
+      body: { ...body({ title: { anyOf: [title, { type: 'null' }] }, inputLock: { type: 'boolean' } }), minProperties: 1 },
+    },
+  }, async (request, reply) => {
+    const room = await rooms.updateMine(request.identity.userId, request.params.id, request.body);
+    return ok(reply, 'room settings saved', detailDto(room));
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/chatroom/:id', { schema: { params: roomParams('id') } }, async (request, reply) => {
+    await rooms.leave(request.identity.userId, request.params.id);
+    return ok(reply, 'left the room', null);
+  });
+
+  app.get<{ Params: { id: string } }>('/api/chatroom/:id/users', { schema: { params: roomParams('id') } },
+    async (request, reply) => ok(reply, 'member ids', { userIds: await rooms.memberIds(request.identity.userId, request.params.id) }));
+}

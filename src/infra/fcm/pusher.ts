@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { Agent } from 'node:https';
+import { cert, deleteApp, initializeApp, type App } from 'firebase-admin/app';
+import { getMessaging, type Message, type Messaging, type SendResponse } from 'firebase-admin/messaging';
+import type { PushNotification, PushOutcome, Pusher } from '../ports/push.ts';
+
+export interface FcmPusherOptions {
+  /** Path to the Firebase service-account JSON (the file form is the one whose OAuth calls honour `httpAgent`). */
+  serviceAccountPath: string;
+  /** Agent for every call to Google (OAuth and FCM), e.g. the local fake's; see the transport note below. */
+  httpAgent?: Agent;
+  /** firebase-admin app name; unique by default so several pushers can live in one process. */
+  appName?: string;
+}
+
+/** FCM rejects a message over 4,096 bytes. We bound the whole serialized request (token included),
+ *  which is stricter than FCM's payload count, so nothing we send is refused for its size. */
+const FCM_MESSAGE_LIMIT = 4096;
+const ELLIPSIS = '…';
+
+/**
+ * Cluster-mode pusher: FCM HTTP v1 through firebase-admin's `sendEach`, one result per token in
+ * input order. Per-token failures are outcomes, never exceptions; the call throws only when nothing
+ * reached FCM at all (bad credentials, FCM unreachable), because then no outcome means anything.
+ */
+export class FcmPusher implements Pusher {
+  readonly maxBatch = 500;
+  private readonly app: App;
+  private readonly messaging: Messaging;
+
+  constructor(options: FcmPusherOptions) {
+    this.app = initializeApp(
+      { credential: cert(options.serviceAccountPath, options.httpAgent), httpAgent: options.httpAgent },
+      options.appName ?? `flametalk-fcm-${randomUUID()}`,
+    );
+    this.messaging = getMessaging(this.app);
+    // Transport, measured with firebase-admin 13.10: the default HTTP/2 path of sendEach opens its
+    // own session with http2.connect('https://fcm.googleapis.com') and ignores httpAgent. With the
+    // fake's agent it rejected the whole batch ("Session error ... ENOTFOUND fcm.googleapis.com")
+    // while the fake saw no request; on a machine with internet access it would have gone to the real
+    // Google. So an agent forces the legacy HTTP/1.1 transport, the only one that honours it.
+    // Without an agent we keep the SDK default: HTTP/2 multiplexes a 500-message batch over one
+    // connection, where HTTP/1.1 through Node's default (unbounded) agent opens a TLS connection
+    // per concurrent message.
+    if (options.httpAgent) this.messaging.enableLegacyHttpTransport();
+  }
+
+  async send(notifications: PushNotification[]): Promise<PushOutcome[]> {
+    if (notifications.length > this.maxBatch) throw new RangeError(`at most ${this.maxBatch} notifications per batch`);
+    // sendEach refuses an empty array; an empty batch simply has no outcomes.
+    if (notifications.length === 0) return [];
+    const { responses } = await this.messaging.sendEach(notifications.map(toMessage));
+    // The legacy transport turns a failed OAuth token fetch or a dead network into one rejected
+    // request per message, so the batch "succeeds" with every message failed by an `app/` error.
+    // Only FCM's own answers carry a `messaging/` code; if not one message got an answer, the call failed.
+    const firstError = responses[0]?.error;
+    if (firstError && responses.every((r) => !r.success && !r.error?.code.startsWith('messaging/'))) throw firstError;
+    return responses.map(outcome);
+  }
+
+  async close(): Promise<void> {
+    await deleteApp(this.app);
+  }
+}
+
+function outcome(response: SendResponse): PushOutcome {
+  if (response.success) return 'sent';
+  switch (response.error?.code) {
+    case 'messaging/registration-token-not-registered': // FCM v1 UNREGISTERED (404): app uninstalled, token expired
+    case 'messaging/invalid-registration-token':
+      return 'unregistered';
+    case 'messaging/invalid-argument':
+      // FCM v1 answers INVALID_ARGUMENT both for a malformed token and for a bad message (e.g. too
+      // big); only the message text tells them apart. Deleting a good token over a bad message
+      // would silence a device for good, so only the token case counts as unregistered.
+      return /registration token/i.test(response.error.message) ? 'unregistered' : 'failed';
+    default:
+      return 'failed'; // quota (429), FCM unavailable, APNs auth, ...: the token is fine, retry later
+  }
+}
+
+function toMessage(notification: PushNotification): Message {
+  const message = {
+    token: notification.token,
+    notification: { title: notification.title, body: notification.body },
+    data: notification.data,
+    // Chat messages must reach a dozing Android phone now, not in the next maintenance window.
+    android: { priority: 'high' as const },
+    // 10 = deliver immediately (5 lets iOS batch for power); an alert push type is required for a
+    // visible notification since iOS 13; without a sound the notification arrives silently.
+    apns: { headers: { 'apns-priority': '10', 'apns-push-type': 'alert' }, payload: { aps: { sound: 'default' } } },
+  };
+  const size = requestBytes(message);
+  if (size <= FCM_MESSAGE_LIMIT) return message;
+  const fixed = size - jsonBytes(notification.body);
+  const budget = FCM_MESSAGE_LIMIT - fixed - jsonBytes(ELLIPSIS);
+  // Title or data alone too big: truncating the body cannot help; FCM refuses it and we report 'failed'.
+  if (budget < 0) return message;
+  message.notification.body = truncate(notification.body, budget) + ELLIPSIS;
+  return message;
+}
+
+/** Bytes of the request body firebase-admin sends for this message (`{"message": ...}`, UTF-8 JSON). */
+function requestBytes(message: Message): number {
+  return Buffer.byteLength(JSON.stringify({ message }));
+}
+
+/** Bytes a string adds inside a JSON string literal (escapes included, quotes excluded). */
+function jsonBytes(text: string): number {
+  return Buffer.byteLength(JSON.stringify(text)) - 2;
+}
+
+/** The longest prefix of `text` whose JSON-escaped UTF-8 fits `budget` bytes. Iterating by code
+ *  point never splits a surrogate pair, so an emoji is kept whole or dropped whole. */
+function truncate(text: string, budget: number): string {
+  let used = 0;
+  let end = 0;
+  for (const codePoint of text) {
+    used += jsonBytes(codePoint);
+    if (used > budget) break;
+    end += codePoint.length;
+  }
+  return text.slice(0, end);
+}
