@@ -10,7 +10,14 @@ export class Metrics {
   readonly fanout = new Counter({ name: 'flametalk_fanout_deliveries_total', help: 'Socket deliveries of room events (publishes times subscribers)', registers: [this.registry] });
   readonly framesRejected = new Counter({ name: 'flametalk_frames_rejected_total', help: 'Client frames answered with an error', labelNames: ['code'], registers: [this.registry] });
   readonly pushes = new Counter({ name: 'flametalk_push_results_total', help: 'Push notifications by outcome', labelNames: ['outcome'], registers: [this.registry] });
-  readonly busLag = new Gauge({ name: 'flametalk_bus_lag_events', help: 'Room events published but not yet handled by this node', registers: [this.registry] });
+  /** Asked at scrape time, so that lag costs nothing between scrapes. */
+  busLagProbe: () => Promise<number> = async () => 0;
+  readonly busLag = new Gauge({
+    name: 'flametalk_bus_lag_events', help: 'Room events published but not yet handled by this node', registers: [this.registry],
+    collect: async () => {
+      this.busLag.set(await this.busLagProbe().catch(() => Number.NaN));
+    },
+  });
   readonly sendLatency = new Histogram({
     name: 'flametalk_send_ack_seconds', help: 'From a send frame to its ack (durable on the bus)',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],

@@ -46,6 +46,22 @@ describe('FcmPusher against the local FCM fake', { timeout: 60_000 }, () => {
     }
   });
 
+  it('cuts an over-long title too (a default group title lists every member), keeping the body first in line', async () => {
+    const members = Array.from({ length: 600 }, (_, i) => `친구${i}`).join(', ');
+    assert.deepEqual(await pusher.send([
+      { ...note('long-title', 'see you at 7 🔥'), title: members },
+      { ...note('both-long', '한글🔥'.repeat(2000)), title: members },
+    ]), ['sent', 'sent']);
+    const shortBody = fake.delivered.find((d) => d.token === 'long-title');
+    assert.ok(shortBody);
+    assert.equal(shortBody.body, 'see you at 7 🔥', 'a short body is kept whole');
+    assert.ok(shortBody.title?.endsWith('…') && members.startsWith(shortBody.title.slice(0, -1)));
+    const both = fake.delivered.find((d) => d.token === 'both-long');
+    assert.ok(both);
+    assert.ok(both.title?.endsWith('…') && both.body?.endsWith('…'), 'both cut');
+    for (const { bytes } of [shortBody, both]) assert.ok(bytes <= FCM_PAYLOAD_LIMIT && bytes > FCM_PAYLOAD_LIMIT - 16, `${bytes} bytes`);
+  });
+
   it('reports a 429 from FCM as failed (the token is fine), and the next send goes through', async () => {
     fake.exceedQuota(1);
     assert.deepEqual(await pusher.send([note('busy')]), ['failed']);

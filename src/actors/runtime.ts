@@ -21,8 +21,11 @@ export interface Behavior<S, M> {
   /** Called at spawn and again after a crash with the `reset` policy. */
   initialState(): S;
   receive(state: S, message: M, self: ActorRef<M>): S | Promise<S>;
-  /** What a crash (a thrown error or rejected promise in `receive`) does. Default: stop. */
-  onCrash?: 'reset' | 'stop';
+  /**
+   * What a crash (a thrown error or rejected promise in `receive`) does: `resume` skips the
+   * message and keeps the state, `reset` starts over from `initialState`. Default: stop.
+   */
+  onCrash?: 'resume' | 'reset' | 'stop';
   /** Runs once the actor stopped, with the messages it never got to. */
   afterStop?(state: S, unprocessed: M[]): void;
 }
@@ -49,7 +52,7 @@ export class ActorRuntime {
 
   /** Starts an actor; `name` is for logs and need not be unique. */
   spawn<S, M>(family: Family, name: string, behavior: Behavior<S, M>): ActorRef<M> {
-    const uniqueName = `${name}#${++this.counter}`;
+    const uniqueName = `${name}-${++this.counter}`;
     const log = this.logger;
     const policy = behavior.onCrash ?? 'stop';
     let self: ActorRef<M>;
@@ -61,11 +64,11 @@ export class ActorRuntime {
         initialStateFunc: () => behavior.initialState(),
         onCrash: (message: unknown, error: unknown, ctx) => {
           try {
-            log.error({ err: error, actor: uniqueName, message: describe(message) }, `actor crashed, ${policy === 'reset' ? 'resetting' : 'stopping'} it`);
+            log.error({ err: error, actor: uniqueName, message: describe(message), policy }, 'actor crashed');
           } catch {
             // Logging must not turn a crash into a process exit.
           }
-          return policy === 'reset' ? ctx.reset : ctx.stop;
+          return policy === 'resume' ? ctx.resume : policy === 'reset' ? ctx.reset : ctx.stop;
         },
         afterStop: (state: S, ctx) => {
           try {

@@ -7,7 +7,7 @@ export interface AccessClaims {
   sessionId: string;
 }
 
-export type VerifyResult = { ok: true; claims: AccessClaims } | { ok: false; reason: 'expired' | 'invalid' };
+export type VerifyResult = { ok: true; claims: AccessClaims; expiresAt: number } | { ok: false; reason: 'expired' | 'invalid' };
 
 /** Short-lived HS256 JWTs that every node verifies locally with the shared key. */
 export class AccessTokens {
@@ -31,9 +31,9 @@ export class AccessTokens {
   async verify(token: string): Promise<VerifyResult> {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: this.issuer, requiredClaims: ['sub', 'exp'] });
-      const { sub, did, sid } = payload;
+      const { sub, did, sid, exp } = payload;
       if (typeof sub !== 'string' || typeof did !== 'string' || typeof sid !== 'string') return { ok: false, reason: 'invalid' };
-      return { ok: true, claims: { userId: sub, deviceId: did, sessionId: sid } };
+      return { ok: true, claims: { userId: sub, deviceId: did, sessionId: sid }, expiresAt: (exp ?? 0) * 1000 };
     } catch (error) {
       return { ok: false, reason: error instanceof errors.JWTExpired ? 'expired' : 'invalid' };
     }

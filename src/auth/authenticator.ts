@@ -10,6 +10,8 @@ export interface Identity {
   sessionId?: string;
   /** Offered by a host's own authentication for users flametalk has not seen before. */
   nickname?: string;
+  /** When the credential stops being valid; open sockets are closed with 4001 then. */
+  expiresAt?: number;
 }
 
 /** The parts of an HTTP request or WebSocket upgrade that authentication may look at. */
@@ -46,7 +48,7 @@ export function tokenAuthenticator(accessTokens: AccessTokens, sessions: TokenSt
     if (!(await sessions.isActive(result.claims.sessionId))) {
       throw unauthorized('this device was signed out or revoked', 'token_revoked');
     }
-    return result.claims;
+    return { ...result.claims, expiresAt: result.expiresAt };
   };
 }
 

@@ -43,6 +43,9 @@ export interface HistoryPage {
  * History reaches the store through the persister group, never from here.
  */
 export class MessageService {
+  private inFlight = 0;
+  private readonly settledWaiters: Array<() => void> = [];
+
   constructor(
     private readonly store: ChatStore,
     private readonly bus: RoomEventBus,
@@ -53,6 +56,20 @@ export class MessageService {
 
   async post(sender: Sender, draft: Draft, origin?: EventOrigin): Promise<Posted> {
     this.check(draft);
+    this.inFlight++;
+    try {
+      return await this.publish(sender, draft, origin);
+    } finally {
+      if (--this.inFlight === 0) for (const wake of this.settledWaiters.splice(0)) wake();
+    }
+  }
+
+  /** Resolves when no post is on its way to the bus (graceful shutdown waits for this). */
+  settled(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  private async publish(sender: Sender, draft: Draft, origin?: EventOrigin): Promise<Posted> {
     const messageId = this.ids.next();
     const dedupKey = draft.clientMsgId === undefined ? undefined : `${sender.userId}:${sender.deviceId}:${draft.clientMsgId}`;
     if (dedupKey) {

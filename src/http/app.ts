@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { ChatError } from '../chat/errors.ts';
 import type { HttpDeps } from './deps.ts';
 import { send } from './envelope.ts';
+import { validatorCompiler } from './validation.ts';
 import { authRoutes } from './routes/auth.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { historyRoutes } from './routes/history.ts';
@@ -12,11 +13,11 @@ import { roomRoutes } from './routes/rooms.ts';
 /** The FlameTalk HTTP API: original paths, the `{status, message, data}` envelope, real status codes. */
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request logs would dominate the output at chat rates; failures are logged by the error handler.
+    loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: deps.maxBodyBytes,
-    ajv: { customOptions: { allErrors: false, removeAdditional: false } },
   });
+  app.setValidatorCompiler(validatorCompiler());
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ChatError) return send(reply, error.status, error.message, { code: error.code });

@@ -58,12 +58,13 @@ export interface FakeFcm {
   close(): Promise<void>;
 }
 
-/** Sends every connection to the fake's port, whatever host (oauth2/fcm.googleapis.com) is asked for. */
-class LoopbackAgent extends Agent {
+/** Sends every connection to the fake's port, whatever host (oauth2/fcm.googleapis.com) is asked
+ *  for. Exported for a fake running in another process: `new LoopbackAgent(itsPort)`. */
+export class LoopbackAgent extends Agent {
   constructor(private readonly port: number) {
     // The legacy transport fires a whole batch at once. Measured on 2 CPUs, a warm 500-message
-    // batch took 30-45 ms with 1 to 32 keep-alive sockets and ~75 ms with an unbounded pool
-    // (500 connections), so a small pool it is.
+    // batch took 30-45 ms through 1 to 32 keep-alive sockets and ~75 ms through an unbounded pool
+    // (500 connections): the fake answers at once, so a few sockets are enough.
     super({ keepAlive: true, maxSockets: 8 });
   }
 
@@ -144,7 +145,8 @@ export async function startFakeFcm(options: { projectId?: string } = {}): Promis
   const send = (request: IncomingMessage, body: string): [number, unknown] => {
     requestSizes.push(Buffer.byteLength(body));
     if (!accessTokens.has(request.headers.authorization?.replace(/^Bearer /, '') ?? '')) {
-      return [401, fcmError(401, 'UNAUTHENTICATED', 'THIRD_PARTY_AUTH_ERROR', 'Request had invalid authentication credentials.')];
+      // Google answers a missing or unknown OAuth token without an FcmError detail.
+      return [401, { error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } }];
     }
     if (quotaFailures > 0) {
       quotaFailures -= 1;
@@ -173,17 +175,24 @@ export async function startFakeFcm(options: { projectId?: string } = {}): Promis
     return [200, { name: `projects/${projectId}/messages/${delivered.length}` }];
   };
 
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const [status, json] =
-        request.method === 'POST' && request.url === '/token' ? token(body)
-        : request.method === 'POST' && request.url === sendPath ? send(request, body)
-        : [404, { error: { code: 404, message: `fake FCM: no route ${request.method} ${request.url}`, status: 'NOT_FOUND' } }];
-      response.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(json));
-    });
+  const route = (request: IncomingMessage, body: string): [number, unknown] => {
+    if (request.method === 'POST' && request.url === '/token') return token(body);
+    if (request.method === 'POST' && request.url === sendPath) return send(request, body);
+    return [404, { error: { code: 404, message: `fake FCM: no route for ${request.method} ${request.url}`, status: 'NOT_FOUND' } }];
+  };
+
+  const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
+    let answer: [number, unknown];
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      answer = route(request, Buffer.concat(chunks).toString('utf8'));
+    } catch (error) {
+      // A body that is not JSON, or a client gone mid-request: answer like Google, never crash the host.
+      answer = [400, { error: { code: 400, message: `Invalid request: ${String(error)}`, status: 'INVALID_ARGUMENT' } }];
+    }
+    const [status, json] = answer;
+    response.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(json));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

@@ -1,0 +1,103 @@
+// `npm test`: the whole suite against real backends. Redis must run (REDIS_URL, default
+// 127.0.0.1:6379); Kafka and Cassandra are started from Maven Central jars unless
+// KAFKA_BROKERS / CASSANDRA_CONTACT_POINTS point at running ones, and stopped afterwards.
+// Fault-injection tests (test/faults) restart backends, so they run after the rest, one at a time.
+import { spawn } from 'node:child_process';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { Redis } from 'ioredis';
+import { startBackend, type RunningBackend } from './backends/index.ts';
+
+const root = join(import.meta.dirname, '..');
+const log = (line: string): void => console.error(`[test] ${line}`);
+
+async function testFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith('.test.ts'))
+    .map((e) => relative(root, join(e.parentPath, e.name)))
+    .sort();
+}
+
+async function requireRedis(url: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    throw new Error(
+      `Redis is not reachable at ${url} (${(error as Error).message}). The integration tests need it: start it with\n` +
+        '  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no\n' +
+        'or set REDIS_URL to a running Redis.',
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Runs node's test runner; resolves the number of failed and skipped tests it reported. */
+async function runTests(files: string[], env: NodeJS.ProcessEnv, concurrency: number, tapFile: string): Promise<{ code: number; skipped: number }> {
+  if (files.length === 0) return { code: 0, skipped: 0 };
+  const args = [
+    '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+    ...files,
+  ];
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
+    child.on('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0)));
+  });
+  const tap = await readFile(tapFile, 'utf8').catch(() => '');
+  const skipped = Number(/^# skipped (\d+)$/m.exec(tap)?.[1] ?? 0) + Number(/^# todo (\d+)$/m.exec(tap)?.[1] ?? 0);
+  return { code, skipped };
+}
+
+async function main(): Promise<number> {
+  const only = process.argv.slice(2);
+  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' };
+  const started: RunningBackend[] = [];
+  try {
+    await requireRedis(env.REDIS_URL!);
+    const wanted = [
+      ['kafka', 'KAFKA_BROKERS'],
+      ['cassandra', 'CASSANDRA_CONTACT_POINTS'],
+    ] as const;
+    const missing = wanted.filter(([, variable]) => !env[variable]);
+    const backends = await Promise.all(missing.map(([name]) => startBackend(name, { log })));
+    for (const backend of backends) {
+      started.push(backend);
+      Object.assign(env, backend.env);
+    }
+    log(`backends: Redis ${env.REDIS_URL}, Kafka ${env.KAFKA_BROKERS}, Cassandra ${env.CASSANDRA_CONTACT_POINTS}`);
+
+    const all = only.length > 0 ? only : await testFiles(join(root, 'test'));
+    const faults = all.filter((f) => f.split('/').includes('faults'));
+    const rest = all.filter((f) => !faults.includes(f));
+    const tapFile = join(root, '.backends', 'last-run.tap');
+    const main = await runTests(rest, env, 2, tapFile);
+    const faulty = await runTests(faults, env, 1, `${tapFile}.faults`);
+    await rm(`${tapFile}.faults`, { force: true });
+
+    const skipped = main.skipped + faulty.skipped;
+    if (main.code !== 0 || faulty.code !== 0) {
+      log('FAILED');
+      return 1;
+    }
+    if (skipped > 0) {
+      log(`FAILED: ${skipped} test(s) were skipped; the suite runs everything against real backends`);
+      return 1;
+    }
+    log(`passed: ${rest.length + faults.length} files, integration tests ran against real Redis, Kafka and Cassandra, none skipped`);
+    return 0;
+  } finally {
+    for (const backend of started.reverse()) {
+      if (backend.startedHere) await backend.stop().catch((error: unknown) => log(`stopping ${backend.name} failed: ${String(error)}`));
+    }
+  }
+}
+
+main().then((code) => process.exit(code), (error: unknown) => {
+  log(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});

@@ -1,0 +1,151 @@
+import type { Logger } from 'pino';
+import type { Identity } from '../auth/authenticator.ts';
+import { messageDto, iso } from '../chat/dto.ts';
+import { ChatError } from '../chat/errors.ts';
+import type { ChatMessage, MessageId, RoomId } from '../chat/model.ts';
+import type { RoomService } from '../chat/rooms.ts';
+import type { Metrics } from '../metrics.ts';
+import { CLOSE, type ClientCommand, type ServerFrame } from '../ws/native-protocol.ts';
+import type { RoomDirectory } from './room-directory.ts';
+import type { ActorRef, ActorRuntime, Behavior } from './runtime.ts';
+import type { SocketHandle } from './socket-handle.ts';
+
+export type SessionMessage =
+  | { type: 'command'; command: ClientCommand; receivedAt: number }
+  | { type: 'joined'; ref?: string; roomId: RoomId; present: string[]; missed: ChatMessage[]; recovered: boolean }
+  | { type: 'left'; ref?: string; roomId: RoomId }
+  | { type: 'acked'; ref?: string; clientMsgId: string; messageId: MessageId; createdAt: number }
+  | { type: 'failed'; ref?: string; code: string; message: string; roomId?: RoomId }
+  /** The user left the room (possibly from another device): this socket is out of it too. */
+  | { type: 'removed'; roomId: RoomId }
+  | { type: 'kick'; code: number; reason: string }
+  | { type: 'disconnected' };
+
+export interface SessionDeps {
+  runtime: ActorRuntime;
+  rooms: RoomDirectory;
+  roomService: RoomService;
+  metrics: Metrics;
+  logger: Logger;
+  maxJoinedRooms: number;
+}
+
+export interface SessionIdentity extends Identity {
+  nickname: string;
+}
+
+interface SessionState {
+  /** Rooms this connection joined or is joining. */
+  joined: Map<RoomId, 'joining' | 'joined'>;
+}
+
+/**
+ * One client connection: who it is, which rooms it joined, and the handling of its commands.
+ * Its socket handle is the only way anything writes to this client.
+ */
+export function spawnSession(identity: SessionIdentity, socket: SocketHandle, deps: SessionDeps): ActorRef<SessionMessage> {
+  const { connectionId } = socket;
+  const log = deps.logger.child({ connectionId, userId: identity.userId });
+  const sender = { userId: identity.userId, deviceId: identity.deviceId, nickname: identity.nickname };
+
+  const send = (frame: ServerFrame): void => socket.send(JSON.stringify(frame));
+  const fail = (ref: string | undefined, code: string, message: string): void => {
+    deps.metrics.framesRejected.labels(code).inc();
+    send({ type: 'error', ...(ref === undefined ? {} : { ref }), code, message });
+  };
+
+  let self: ActorRef<SessionMessage>;
+
+  async function onCommand(state: SessionState, command: ClientCommand, receivedAt: number): Promise<void> {
+    const { ref } = command;
+    switch (command.type) {
+      case 'ping':
+        send({ type: 'pong', ...(ref === undefined ? {} : { ref }) });
+        return;
+      case 'join': {
+        const { roomId, since } = command;
+        if (!state.joined.has(roomId) && state.joined.size >= deps.maxJoinedRooms) {
+          fail(ref, 'too_many_rooms', `a connection may join at most ${deps.maxJoinedRooms} rooms`);
+          return;
+        }
+        try {
+          await deps.roomService.requireMember(identity.userId, roomId);
+        } catch (error) {
+          if (error instanceof ChatError) return fail(ref, error.code, error.message);
+          throw error;
+        }
+        if (!state.joined.has(roomId)) state.joined.set(roomId, 'joining');
+        deps.rooms.tell(roomId, { type: 'join', member: { session: self, socket, userId: identity.userId }, ref, since });
+        return;
+      }
+      case 'leave':
+        if (!state.joined.delete(command.roomId)) return fail(ref, 'not_joined', 'this connection has not joined that room');
+        deps.rooms.tell(command.roomId, { type: 'leave', connectionId, reply: true, ref });
+        return;
+      case 'send':
+        if (!state.joined.has(command.roomId)) return fail(ref, 'not_joined', 'join the room before sending to it');
+        deps.rooms.tell(command.roomId, {
+          type: 'send', connectionId, sender, ref, clientMsgId: command.clientMsgId, messageType: command.messageType,
+          contents: command.contents, fileUrl: command.fileUrl, startedAt: receivedAt,
+        });
+        return;
+      case 'typing':
+        if (!state.joined.has(command.roomId)) return fail(ref, 'not_joined', 'join the room first');
+        deps.rooms.tell(command.roomId, { type: 'typing', connectionId, userId: identity.userId });
+        return;
+      case 'read':
+        if (!state.joined.has(command.roomId)) return fail(ref, 'not_joined', 'join the room first');
+        deps.rooms.tell(command.roomId, { type: 'read', connectionId, userId: identity.userId, messageId: command.messageId });
+        return;
+    }
+  }
+
+  const behavior: Behavior<SessionState, SessionMessage> = {
+    initialState: () => ({ joined: new Map() }),
+    async receive(state, message) {
+      switch (message.type) {
+        case 'command':
+          await onCommand(state, message.command, message.receivedAt);
+          break;
+        case 'joined':
+          if (state.joined.get(message.roomId) === 'joining') state.joined.set(message.roomId, 'joined');
+          send({
+            type: 'joined', ref: message.ref, roomId: message.roomId, present: message.present,
+            missed: message.missed.map(messageDto), recovered: message.recovered,
+          });
+          break;
+        case 'left':
+          send({ type: 'left', ref: message.ref, roomId: message.roomId });
+          break;
+        case 'acked':
+          send({ type: 'ack', ref: message.ref, clientMsgId: message.clientMsgId, messageId: message.messageId, createdAt: iso(message.createdAt) });
+          break;
+        case 'failed':
+          if (message.roomId !== undefined && state.joined.get(message.roomId) === 'joining') state.joined.delete(message.roomId);
+          fail(message.ref, message.code, message.message);
+          break;
+        case 'removed':
+          if (state.joined.delete(message.roomId)) send({ type: 'left', roomId: message.roomId });
+          break;
+        case 'kick':
+          socket.end(message.code, message.reason);
+          break;
+        case 'disconnected':
+          for (const roomId of state.joined.keys()) deps.rooms.tell(roomId, { type: 'leave', connectionId, reply: false });
+          state.joined.clear();
+          deps.runtime.stop(self);
+          break;
+      }
+      return state;
+    },
+    afterStop(state) {
+      // Stopped by a crash: the client must not keep a socket nobody serves.
+      for (const roomId of state.joined.keys()) deps.rooms.tell(roomId, { type: 'leave', connectionId, reply: false });
+      if (socket.isOpen) socket.end(CLOSE.internal, 'internal error');
+    },
+  };
+
+  self = deps.runtime.spawn('sessions', `session-${connectionId}`, behavior);
+  log.debug('session started');
+  return self;
+}

@@ -1,0 +1,47 @@
+import type { Logger } from 'pino';
+import type { RoomEventBus } from '../infra/ports/bus.ts';
+import type { PresenceStore } from '../infra/ports/presence.ts';
+
+/**
+ * Keeps this node's presence lease alive and clears the entries of nodes that died: every third
+ * of the lease it renews, re-enters local sessions if the lease had lapsed, and sweeps, telling
+ * the rooms about users who vanished with a dead node.
+ */
+export class PresenceKeeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly presence: PresenceStore,
+    private readonly bus: RoomEventBus,
+    private readonly leaseMs: number,
+    private readonly reenterAll: () => void,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.tick().finally(() => (this.running = undefined));
+    }, Math.max(100, Math.floor(this.leaseMs / 3)));
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      if (!(await this.presence.heartbeat())) {
+        this.logger.warn('presence lease had lapsed; entering local sessions again');
+        this.reenterAll();
+      }
+      for (const { roomId, userId } of await this.presence.sweep()) {
+        await this.bus.publish({ kind: 'presence', roomId, userId, event: 'exit' });
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'presence heartbeat or sweep failed');
+    }
+  }
+}

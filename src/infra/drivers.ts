@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { MAX_NODE_ID } from '../chat/snowflake.ts';
+import { MemoryBus } from './memory/bus.ts';
+import { MemoryDedup } from './memory/dedup.ts';
+import { MemoryPresenceStore } from './memory/presence.ts';
+import { LogPusher } from './memory/push.ts';
+import { MemoryStore } from './memory/store.ts';
+import { MemoryTokenStore } from './memory/tokens.ts';
+import type { RoomEventBus } from './ports/bus.ts';
+import type { SendDeduplicator } from './ports/dedup.ts';
+import type { PresenceStore } from './ports/presence.ts';
+import type { Pusher } from './ports/push.ts';
+import type { ChatStore } from './ports/store.ts';
+import type { TokenStore } from './ports/tokens.ts';
+
+/** One driver per port: what the actors and routes talk to. */
+export interface Ports {
+  presence: PresenceStore;
+  bus: RoomEventBus;
+  store: ChatStore;
+  tokens: TokenStore;
+  dedup: SendDeduplicator;
+  pusher: Pusher;
+}
+
+export interface OpenedPorts {
+  ports: Ports;
+  /** A snowflake node id, leased from Redis when there is one. */
+  nodeId: number;
+  /** Each backend this node uses and whether it answers ('ok' or why not). */
+  readiness(): Promise<Record<string, string>>;
+  /** Closes the drivers this function opened (not the ones the caller passed in). */
+  close(): Promise<void>;
+}
+
+async function check(probe: () => Promise<unknown>): Promise<string> {
+  try {
+    await Promise.race([probe(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2_000).unref())]);
+    return 'ok';
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/**
+ * Picks each port's driver from configuration: a backend whose address is set is used, anything
+ * else runs in-process. Drivers passed in `given` (embedding) win over both.
+ */
+export async function openPorts(config: Config, nodeName: string, logger: Logger, given: Partial<Ports> = {}): Promise<OpenedPorts> {
+  const closers: Array<() => Promise<unknown>> = [];
+  const probes: Record<string, () => Promise<unknown>> = {};
+  let nodeId = config.nodeId;
+  try {
+    if (config.redisUrl) {
+      const { RedisPresenceStore } = await import('./redis/presence.ts');
+      const { RedisTokenStore } = await import('./redis/tokens.ts');
+      const { RedisDedup } = await import('./redis/dedup.ts');
+      const client = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+      await client.connect();
+      closers.push(() => client.quit());
+      const subscriber = client.duplicate();
+      closers.push(() => subscriber.quit());
+      const prefix = config.redisPrefix;
+      given.presence ??= new RedisPresenceStore(client, { nodeId: nodeName, leaseMs: config.presenceLeaseMs, prefix });
+      if (!given.tokens) {
+        const tokens = new RedisTokenStore(client, subscriber, { prefix });
+        await tokens.subscribed;
+        given.tokens = tokens;
+      }
+      given.dedup ??= new RedisDedup(client, { prefix });
+      probes.redis = () => client.ping();
+      // Ids stay unique across nodes without configuration: each start leases the next number.
+      nodeId ??= (await client.incr(`${prefix}snowflake-node-seq`)) % (MAX_NODE_ID + 1);
+    }
+    if (config.cassandraContactPoints && !given.store) {
+      const { CassandraStore } = await import('./cassandra/store.ts');
+      given.store = await CassandraStore.connect({
+        contactPoints: config.cassandraContactPoints, keyspace: config.cassandraKeyspace,
+        localDataCenter: config.cassandraLocalDataCenter, replicationFactor: config.cassandraReplicationFactor, logger,
+      });
+      const store = given.store;
+      probes.cassandra = () => store.ping();
+    }
+    if (config.kafkaBrokers && !given.bus) {
+      const { KafkaBus } = await import('./kafka/bus.ts');
+      given.bus = await KafkaBus.connect({
+        brokers: config.kafkaBrokers, topic: config.kafkaTopic, partitions: config.kafkaPartitions,
+        replicationFactor: config.kafkaReplicationFactor, clientId: `flametalk-${nodeName}`, nodeId: nodeName, logger,
+      });
+      const bus = given.bus;
+      probes.kafka = () => bus.lag();
+    }
+    if (config.fcmServiceAccount && !given.pusher) {
+      const { FcmPusher } = await import('./fcm/pusher.ts');
+      given.pusher = new FcmPusher({ serviceAccountPath: config.fcmServiceAccount });
+    }
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+
+  const ports: Ports = {
+    presence: given.presence ?? new MemoryPresenceStore({ nodeId: nodeName, leaseMs: config.presenceLeaseMs }),
+    bus: given.bus ?? new MemoryBus(),
+    store: given.store ?? new MemoryStore(),
+    tokens: given.tokens ?? new MemoryTokenStore(),
+    dedup: given.dedup ?? new MemoryDedup(),
+    pusher: given.pusher ?? new LogPusher(logger.child({ component: 'push' })),
+  };
+  probes.store ??= () => ports.store.ping();
+  return {
+    ports,
+    nodeId: nodeId ?? 0,
+    readiness: async () => Object.fromEntries(await Promise.all(Object.entries(probes).map(async ([name, probe]) => [name, await check(probe)]))),
+    close: async () => {
+      for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'closing a backend connection failed'));
+    },
+  };
+}
+
+/** A name for this node in presence entries and consumer groups: unique per process start. */
+export function nodeName(): string {
+  return `${process.pid}-${randomBytes(4).toString('hex')}`;
+}

@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { spawnNotifier, notifierHandler } from './actors/notifier.ts';
+import { RoomDirectory } from './actors/room-directory.ts';
+import { spawnRoom } from './actors/room.ts';
+import { ActorRuntime } from './actors/runtime.ts';
+import { spawnSession } from './actors/session.ts';
+import { AccessTokens } from './auth/access-tokens.ts';
+import { customAuthenticator, tokenAuthenticator, type AuthenticateFn, type AuthRequest, type Identity } from './auth/authenticator.ts';
+import { AccountService } from './chat/accounts.ts';
+import { unauthorized } from './chat/errors.ts';
+import { MessageService } from './chat/messages.ts';
+import type { RoomEvent } from './chat/model.ts';
+import { persister } from './chat/persister.ts';
+import { PresenceKeeper } from './chat/presence-keeper.ts';
+import { RoomService } from './chat/rooms.ts';
+import { SnowflakeGenerator } from './chat/snowflake.ts';
+import { isClusterMode, loadConfig } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { buildHttpApp } from './http/app.ts';
+import { nodeName as makeNodeName, openPorts, type Ports } from './infra/drivers.ts';
+import type { BusSubscription } from './infra/ports/bus.ts';
+import { createLogger } from './logger.ts';
+import { Metrics } from './metrics.ts';
+import { CLOSE } from './ws/native-protocol.ts';
+import { SocketServer } from './ws/socket-server.ts';
+
+export interface ChatServerOptions {
+  /** Settings; anything not given comes from `env` (when given) and then the defaults. */
+  config?: Partial<Config>;
+  /** Environment to read settings from; `npm start` passes process.env, embedding hosts usually do not. */
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Replaces flametalk's own access tokens with the host's authentication. */
+  authenticate?: AuthenticateFn;
+  /** Drivers to use instead of the ones configuration would pick. */
+  drivers?: Partial<Ports>;
+  /** Listen for HTTP on `httpPort` (default true); false when the host serves `handleHttp` itself. */
+  listenHttp?: boolean;
+  /** Install SIGTERM/SIGINT handlers that stop the server and exit (default false: the host owns the process). */
+  handleSignals?: boolean;
+}
+
+export interface ChatServerEvents {
+  /** Every room event this node receives from the bus, in room order. */
+  roomEvent: [RoomEvent];
+  connection: [{ userId: string; deviceId: string; connectionId: string }];
+  stopped: [];
+}
+
+export interface ChatServer {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly events: EventEmitter<ChatServerEvents>;
+  /** Available after start(). */
+  readonly ports: Ports;
+  readonly chat: { accounts: AccountService; rooms: RoomService; messages: MessageService };
+  /** The ports actually bound (0 in the config picks a free one). */
+  readonly addresses: { httpPort: number; wsPort: number };
+  start(): Promise<{ httpPort: number; wsPort: number }>;
+  /** Graceful: stop accepting, 4200 to clients in batches, flush the bus and stores, close drivers. */
+  stop(): Promise<void>;
+  /** The HTTP API as a plain Node handler, for hosts with their own HTTP server. */
+  handleHttp(request: IncomingMessage, response: ServerResponse): void;
+}
+
+/** Builds a flametalk node. Nothing listens or connects until start(). */
+export function createChatServer(options: ChatServerOptions = {}): ChatServer {
+  const config = loadConfig(options.env ?? {}, options.config);
+  const logger = options.logger ?? createLogger(config);
+  const metrics = new Metrics();
+  const events = new EventEmitter<ChatServerEvents>();
+  const name = makeNodeName();
+
+  let started: Awaited<ReturnType<typeof startNode>> | undefined;
+  let stopping: Promise<void> | undefined;
+  const addresses = { httpPort: 0, wsPort: 0 };
+
+  const notStarted = (): never => {
+    throw new Error('the chat server is not started');
+  };
+
+  async function startNode() {
+    const opened = await openPorts(config, name, logger, options.drivers);
+    const { ports } = opened;
+    const { presence, bus, store, tokens, dedup } = ports;
+    const ids = new SnowflakeGenerator(opened.nodeId);
+
+    let jwtSecret = config.jwtSecret;
+    if (!jwtSecret) {
+      jwtSecret = randomBytes(32).toString('base64url');
+      logger.warn('no JWT_SECRET configured: generated one for this process (embedded mode); tokens end with it');
+    }
+    const accessTokens = new AccessTokens(jwtSecret, config.jwtIssuer, config.accessTokenTtlSeconds);
+    const accounts = new AccountService(store, tokens, accessTokens, { refreshTtlSeconds: config.refreshTokenTtlSeconds, newUserId: () => ids.next() });
+    const rooms = new RoomService(store, presence, bus, { newRoomId: () => ids.next() });
+    const messages = new MessageService(store, bus, dedup, ids, config.maxTextLength);
+
+    const authenticate = await authentication(options.authenticate, accessTokens, ports);
+
+    const runtime = new ActorRuntime(logger.child({ component: 'actors' }));
+    let socketServer: SocketServer | undefined;
+    const directory: RoomDirectory = new RoomDirectory(runtime, (roomId) => spawnRoom(roomId, {
+      nodeId: name, runtime, directory: () => directory, presence, bus, messages, metrics, logger,
+      publisher: socketServer!, recoveryLimit: config.recoveryLimit, roomIdleMs: config.roomIdleMs,
+    }));
+    const notifier = spawnNotifier({ runtime, presence, store, pusher: ports.pusher, metrics, logger, coalesceMs: config.pushCoalesceMs });
+
+    const subscriptions: BusSubscription[] = [];
+    subscriptions.push(await bus.consume('persister', persister(store)));
+    subscriptions.push(await bus.consume('notifier', notifierHandler(runtime, notifier)));
+    subscriptions.push(await bus.subscribe((event) => {
+      directory.deliver(event);
+      events.emit('roomEvent', event);
+    }));
+
+    const keeper = new PresenceKeeper(presence, bus, config.presenceLeaseMs, () => directory.broadcast({ type: 'reenter' }), logger);
+    keeper.start();
+
+    socketServer = new SocketServer({
+      logger, metrics, authenticate,
+      limits: config,
+      nickname: async (identity) => {
+        const user = await store.getUser(identity.userId);
+        if (!user || user.leftAt !== null) throw unauthorized('this account does not exist', 'token_invalid');
+        return user.nickname;
+      },
+      openSession: (identity, socket) => {
+        events.emit('connection', { userId: identity.userId, deviceId: identity.deviceId, connectionId: socket.connectionId });
+        return spawnSession(identity, socket, { runtime, rooms: directory, roomService: rooms, metrics, logger, maxJoinedRooms: config.maxJoinedRooms });
+      },
+      tell: (session, message) => runtime.tell(session, message),
+    });
+    const sockets = socketServer;
+    const unsubscribeRevocations = tokens.onRevoked((session) => {
+      const closed = sockets.closeWhere((identity) => identity.sessionId === session.sessionId, CLOSE.revoked, 'signed out or revoked');
+      if (closed > 0) logger.info({ userId: session.userId, deviceId: session.deviceId, closed }, 'closed sockets of a revoked device');
+    });
+
+    metrics.busLagProbe = () => bus.lag();
+
+    const http = await buildHttpApp({
+      accounts, rooms, messages, presence, store, authenticate, metrics, logger,
+      maxBodyBytes: config.maxBodyBytes, readiness: opened.readiness,
+    });
+    if (options.listenHttp ?? true) {
+      await http.listen({ host: config.host, port: config.httpPort });
+      addresses.httpPort = (http.server.address() as { port: number }).port;
+    } else {
+      await http.ready();
+    }
+    addresses.wsPort = await sockets.listen(config.host, config.wsPort);
+
+    return { opened, ports, accounts, rooms, messages, runtime, sockets, http, subscriptions, keeper, unsubscribeRevocations };
+  }
+
+  async function stopNode(node: NonNullable<typeof started>): Promise<void> {
+    const deadline = Date.now() + config.shutdownTimeoutMs * 0.8;
+    const bounded = <T>(work: Promise<T>): Promise<T | undefined> =>
+      Promise.race([work, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now())).unref())]);
+
+    node.sockets.stopListening();
+    const httpClosed = node.http.close();
+    await node.sockets.drain(config.drainBatchSize);
+    await bounded(node.messages.settled());
+    // Everything this node accepted must reach the store before the bus connection goes.
+    await bounded((async () => {
+      while ((await node.ports.bus.lag().catch(() => 0)) > 0) await new Promise((r) => setTimeout(r, 50));
+    })());
+    node.unsubscribeRevocations();
+    await node.keeper.stop();
+    for (const subscription of node.subscriptions) await bounded(subscription.stop());
+    const { presence, bus, store, tokens, dedup, pusher } = node.ports;
+    for (const closing of [presence.close(), bus.close(), tokens.close(), dedup.close(), pusher.close()]) {
+      await bounded(closing.catch((error: unknown) => logger.warn({ err: error }, 'closing a driver failed')));
+    }
+    await bounded(store.close());
+    await node.opened.close();
+    await bounded(httpClosed);
+    node.runtime.shutdown();
+  }
+
+  const server: ChatServer = {
+    config, logger, metrics, events, addresses,
+    get ports() {
+      return started?.ports ?? notStarted();
+    },
+    get chat() {
+      if (!started) return notStarted();
+      return { accounts: started.accounts, rooms: started.rooms, messages: started.messages };
+    },
+    async start() {
+      if (started) return { ...addresses };
+      if (options.handleSignals) installSignalHandlers(server, logger, config.shutdownTimeoutMs);
+      started = await startNode();
+      logger.info({
+        httpPort: options.listenHttp === false ? null : addresses.httpPort, wsPort: addresses.wsPort, host: config.host,
+        mode: isClusterMode(config) ? 'cluster' : 'embedded',
+      }, `flametalk listening: http://${config.host}:${addresses.httpPort} ws://${config.host}:${addresses.wsPort}/ws`);
+      return { ...addresses };
+    },
+    stop() {
+      if (!started) return Promise.resolve();
+      stopping ??= stopNode(started).then(() => {
+        logger.info('flametalk stopped');
+        events.emit('stopped');
+      });
+      return stopping;
+    },
+    handleHttp(request, response) {
+      if (!started) {
+        response.statusCode = 503;
+        response.end();
+        return;
+      }
+      started.http.routing(request, response);
+    },
+  };
+  return server;
+}
+
+/** A host's authentication (provisioning users flametalk has not seen) or flametalk's own tokens. */
+async function authentication(custom: AuthenticateFn | undefined, accessTokens: AccessTokens, ports: Ports) {
+  if (!custom) return tokenAuthenticator(accessTokens, ports.tokens);
+  const authenticate = customAuthenticator(custom);
+  const known = new Set<string>();
+  return async (request: AuthRequest): Promise<Identity> => {
+    const identity = await authenticate(request);
+    if (!known.has(identity.userId)) {
+      if (!(await ports.store.getUser(identity.userId))) {
+        await ports.store.createUser({
+          userId: identity.userId, email: `${identity.userId}@users.host.invalid`, nickname: identity.nickname ?? identity.userId,
+          passwordHash: '', phoneNumber: null, birthday: null, createdAt: Date.now(), leftAt: null,
+        }).catch(() => undefined);
+      }
+      if (known.size > 100_000) known.clear();
+      known.add(identity.userId);
+    }
+    return identity;
+  };
+}
+
+function installSignalHandlers(server: ChatServer, logger: Logger, boundMs: number): void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'shutting down');
+    // The bound holds even if a backend hangs during the graceful part.
+    setTimeout(() => {
+      logger.error('graceful shutdown took too long, exiting');
+      process.exit(1);
+    }, boundMs).unref();
+    server.stop().then(() => process.exit(0), (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}

@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { SessionMessage, SessionIdentity } from '../actors/session.ts';
+import type { ActorRef } from '../actors/runtime.ts';
+import type { SocketHandle, TopicPublisher } from '../actors/socket-handle.ts';
+import type { AuthRequest, Identity } from '../auth/authenticator.ts';
+import { ChatError } from '../chat/errors.ts';
+import type { Metrics } from '../metrics.ts';
+import { CLOSE, parseCommand } from './native-protocol.ts';
+import { TokenBucket } from './token-bucket.ts';
+import { nativeUws, type HttpRequest, type HttpResponse, type TemplatedApp, type WebSocket, type us_listen_socket, type us_socket_context_t } from './uws.ts';
+
+export interface SocketLimits {
+  maxFrameBytes: number;
+  maxBufferedBytes: number;
+  idleTimeoutSeconds: number;
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+}
+
+export interface SocketServerDeps {
+  logger: Logger;
+  metrics: Metrics;
+  limits: SocketLimits;
+  authenticate(request: AuthRequest): Promise<Identity>;
+  /** The display name of an authenticated user; rejects when the account is gone. */
+  nickname(identity: Identity): Promise<string>;
+  openSession(identity: SessionIdentity, socket: SocketHandle): ActorRef<SessionMessage>;
+  tell(session: ActorRef<SessionMessage>, message: SessionMessage): void;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** One client socket; also the uWS user data, so a socket and its state are one object. */
+class Connection implements SocketHandle {
+  readonly connectionId = randomUUID();
+  ws: WebSocket<Connection> | undefined;
+  session: ActorRef<SessionMessage> | undefined;
+  expiryTimer: NodeJS.Timeout | undefined;
+
+  constructor(readonly identity: SessionIdentity, readonly bucket: TokenBucket) {}
+
+  get isOpen(): boolean {
+    return this.ws !== undefined;
+  }
+
+  send(frame: string): void {
+    this.ws?.send(frame, false);
+  }
+
+  end(code: number, reason: string): void {
+    this.ws?.end(code, reason);
+  }
+
+  subscribe(topic: string): void {
+    this.ws?.subscribe(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    this.ws?.unsubscribe(topic);
+  }
+
+  publishToOthers(topic: string, frame: string): void {
+    this.ws?.publish(topic, frame, false);
+  }
+}
+
+function upgradeRequest(req: HttpRequest): AuthRequest {
+  return {
+    headers: { authorization: req.getHeader('authorization') || undefined, 'access-token': req.getHeader('access-token') || undefined },
+    query: new URLSearchParams(req.getQuery() ?? ''),
+  };
+}
+
+function refuse(res: HttpResponse, status: string, code: string, message: string): void {
+  res.cork(() => {
+    res.writeStatus(status).writeHeader('content-type', 'application/json')
+      .end(JSON.stringify({ status: Number.parseInt(status, 10), message, data: { code } }));
+  });
+}
+
+/**
+ * The uWebSockets.js server: authenticates upgrades (401 before any socket exists), enforces the
+ * transport limits (frame size, rate, outbound buffer), parses frames and hands commands to the
+ * connection's session actor. Fan-out is uWS topic publishing.
+ */
+export class SocketServer implements TopicPublisher {
+  readonly app: TemplatedApp;
+  private readonly connections = new Map<string, Connection>();
+  private listenSocket: us_listen_socket | undefined;
+  private draining = false;
+  private readonly uws = nativeUws();
+
+  constructor(private readonly deps: SocketServerDeps) {
+    const { limits, logger } = deps;
+    this.app = this.uws.App();
+    this.app.ws<Connection>('/ws', {
+      maxPayloadLength: limits.maxFrameBytes,
+      maxBackpressure: limits.maxBufferedBytes,
+      // A client that cannot keep up is cut off instead of growing the server's memory.
+      closeOnBackpressureLimit: 1,
+      idleTimeout: limits.idleTimeoutSeconds,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => this.upgrade(res, req, context),
+      open: (ws) => this.open(ws),
+      message: (ws, data, isBinary) => this.message(ws, data, isBinary),
+      close: (ws, code) => this.close(ws, code),
+    });
+    this.app.any('/*', (res) => refuse(res, '404 Not Found', 'no_route', 'WebSocket endpoint is /ws'));
+    logger.debug('uWebSockets.js native binary loaded');
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (!socket) return reject(new Error(`cannot listen for WebSockets on ${host}:${port}`));
+        this.listenSocket = socket;
+        resolve(this.uws.us_socket_local_port(socket));
+      });
+    });
+  }
+
+  publish(topic: string, frame: string): void {
+    this.app.publish(topic, frame, false);
+  }
+
+  subscribers(topic: string): number {
+    return this.app.numSubscribers(topic);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Closes the sockets matching `predicate` with `code` (sign-out, revocation). */
+  closeWhere(predicate: (identity: SessionIdentity) => boolean, code: number, reason: string): number {
+    let closed = 0;
+    for (const connection of this.connections.values()) {
+      if (predicate(connection.identity)) {
+        connection.end(code, reason);
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  /** Stops accepting, then tells every client 4200 in batches so reconnects spread out. */
+  async drain(batchSize: number): Promise<void> {
+    this.draining = true;
+    this.stopListening();
+    while (this.connections.size > 0) {
+      let batch = 0;
+      for (const connection of [...this.connections.values()]) {
+        connection.end(CLOSE.draining, 'server draining, reconnect');
+        if (++batch >= batchSize) break;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  stopListening(): void {
+    if (this.listenSocket) {
+      this.uws.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = undefined;
+    }
+  }
+
+  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+    const key = req.getHeader('sec-websocket-key');
+    const protocol = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const request = upgradeRequest(req);
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    if (this.draining) return refuse(res, '503 Service Unavailable', 'draining', 'server draining, connect to another node');
+
+    void (async () => {
+      try {
+        const identity = await this.deps.authenticate(request);
+        const nickname = await this.deps.nickname(identity);
+        if (aborted) return;
+        const connection = new Connection({ ...identity, nickname }, new TokenBucket(this.deps.limits.rateLimitPerSecond, this.deps.limits.rateLimitBurst));
+        res.cork(() => res.upgrade(connection, key, protocol, extensions, context));
+      } catch (error) {
+        if (aborted) return;
+        if (error instanceof ChatError && error.status === 401) return refuse(res, '401 Unauthorized', error.code, error.message);
+        this.deps.logger.error({ err: error }, 'WebSocket upgrade failed');
+        refuse(res, '503 Service Unavailable', 'unavailable', 'try again');
+      }
+    })();
+  }
+
+  private open(ws: WebSocket<Connection>): void {
+    const connection = ws.getUserData();
+    connection.ws = ws;
+    this.connections.set(connection.connectionId, connection);
+    this.deps.metrics.connections.inc();
+    connection.session = this.deps.openSession(connection.identity, connection);
+    const { expiresAt } = connection.identity;
+    if (expiresAt !== undefined) {
+      const left = Math.max(0, expiresAt - Date.now());
+      connection.expiryTimer = setTimeout(() => connection.end(CLOSE.tokenInvalid, 'access token expired'), Math.min(left, 2 ** 31 - 1));
+      connection.expiryTimer.unref();
+    }
+  }
+
+  private message(ws: WebSocket<Connection>, data: ArrayBuffer, isBinary: boolean): void {
+    const connection = ws.getUserData();
+    const receivedAt = performance.now();
+    if (!connection.bucket.take()) {
+      this.deps.metrics.framesRejected.labels('rate_limited').inc();
+      return connection.end(CLOSE.rateLimited, 'rate limit exceeded');
+    }
+    const reject = (code: string, message: string, ref?: string): void => {
+      this.deps.metrics.framesRejected.labels(code).inc();
+      connection.send(JSON.stringify({ type: 'error', ref, code, message }));
+    };
+    if (isBinary) return reject('bad_frame', 'frames must be text (JSON)');
+    let text: string;
+    try {
+      text = utf8.decode(data);
+    } catch {
+      return reject('bad_frame', 'frame is not valid UTF-8');
+    }
+    const parsed = parseCommand(text);
+    if ('error' in parsed) return reject(parsed.error.code, parsed.error.message, parsed.error.ref);
+    this.deps.tell(connection.session!, { type: 'command', command: parsed.command, receivedAt });
+  }
+
+  private close(ws: WebSocket<Connection>, _code: number): void {
+    const connection = ws.getUserData();
+    connection.ws = undefined;
+    clearTimeout(connection.expiryTimer);
+    this.connections.delete(connection.connectionId);
+    this.deps.metrics.connections.dec();
+    if (connection.session) this.deps.tell(connection.session, { type: 'disconnected' });
+  }
+}

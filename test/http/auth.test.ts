@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { startNode, type TestNode } from '../support/server.ts';
+import { claimsOf, forgeAccessToken, unsignedToken } from '../support/tokens.ts';
+
+describe('accounts and tokens over HTTP', () => {
+  let node: TestNode;
+  before(async () => {
+    node = await startNode();
+  });
+  after(() => node.stop());
+
+  const me = (token: string) => node.request('GET', '/api/chatroom', { token });
+
+  it('signs up a user and hands out working tokens', async () => {
+    const email = `${randomUUID()}@example.com`;
+    const response = await node.request('POST', '/api/auth/signup', {
+      body: { email, password: 'long enough secret', nickname: 'Ann', phoneNumber: '010-1234-5678', birthday: '1990-04-01', deviceId: 'phone' },
+    });
+    assert.equal(response.status, 201);
+    assert.equal(response.body.status, 201, 'the envelope repeats the status');
+    assert.equal(response.body.data.nickname, 'Ann');
+    assert.match(response.body.data.userId, /^[0-9]+$/);
+    assert.equal((await me(response.body.data.accessToken)).status, 200);
+  });
+
+  it('refuses a second account with the same email, whatever its case (409)', async () => {
+    const user = await node.signUp();
+    const response = await node.request('POST', '/api/auth/signup', {
+      body: { email: user.email.toUpperCase(), password: 'another secret', nickname: 'Copy', deviceId: 'phone' },
+    });
+    assert.equal(response.status, 409);
+    assert.equal(response.body.data.code, 'email_taken');
+  });
+
+  it('names the offending field of a bad sign-up (400)', async () => {
+    const base = { email: `${randomUUID()}@example.com`, password: 'long enough secret', nickname: 'Ann', deviceId: 'phone' };
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ ...base, email: 'not-an-email' }, /email/],
+      [{ ...base, password: 'short' }, /password/],
+      [{ ...base, nickname: '' }, /nickname/],
+      [{ ...base, birthday: '1990-13-45' }, /birthday/],
+      [{ ...base, deviceId: undefined }, /deviceId/],
+      [{ ...base, admin: true }, /additional properties|admin/],
+      [{ ...base, nickname: 42 }, /nickname/],
+    ];
+    for (const [body, field] of cases) {
+      const response = await node.request('POST', '/api/auth/signup', { body });
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.match(response.body.message, field);
+    }
+    const malformed = await node.request('POST', '/api/auth/signup', { raw: '{"email": ' });
+    assert.equal(malformed.status, 400);
+  });
+
+  it('signs in per device and refuses a wrong password or unknown email alike (401)', async () => {
+    const user = await node.signUp();
+    const laptop = await node.signIn(user, 'laptop');
+    assert.equal((await me(laptop.accessToken)).status, 200);
+    assert.equal((await me(user.accessToken)).status, 200, 'the phone stays signed in');
+    const wrong = await node.request('POST', '/api/auth/signin', { body: { email: user.email, password: 'wrong password', deviceId: 'x' } });
+    const unknown = await node.request('POST', '/api/auth/signin', { body: { email: `${randomUUID()}@example.com`, password: 'whatever1', deviceId: 'x' } });
+    assert.equal(wrong.status, 401);
+    assert.equal(unknown.status, 401);
+    assert.equal(wrong.body.message, unknown.body.message, 'no hint which one was wrong');
+  });
+
+  it('checks whether an email is free', async () => {
+    const user = await node.signUp();
+    const taken = await node.request('GET', `/api/auth/check?email=${encodeURIComponent(user.email)}`);
+    const free = await node.request('GET', `/api/auth/check?email=${randomUUID()}@example.com`);
+    assert.deepEqual([taken.status, taken.body.data.available], [200, false]);
+    assert.deepEqual([free.status, free.body.data.available], [200, true]);
+    assert.equal((await node.request('GET', '/api/auth/check?email=nope')).status, 400);
+    assert.equal((await node.request('GET', '/api/auth/check')).status, 400);
+  });
+
+  it('rotates refresh tokens: each works once', async () => {
+    const user = await node.signUp();
+    const first = await node.request('POST', '/api/auth/token', { body: { refreshToken: user.refreshToken } });
+    assert.equal(first.status, 200);
+    assert.notEqual(first.body.data.refreshToken, user.refreshToken);
+    assert.equal((await me(first.body.data.accessToken)).status, 200);
+    // FlameTalk's original form: the refresh token in a header.
+    const second = await node.request('GET', '/api/auth/token', { headers: { 'REFRESH-TOKEN': first.body.data.refreshToken, 'ACCESS-TOKEN': first.body.data.accessToken } });
+    assert.equal(second.status, 200);
+    assert.equal((await me(second.body.data.accessToken)).status, 200);
+    const bogus = await node.request('POST', '/api/auth/token', { body: { refreshToken: 'garbage' } });
+    assert.equal(bogus.status, 401);
+  });
+
+  it('treats a stolen refresh token used after the owner refreshed as theft: that device must sign in again, others keep working', async () => {
+    const owner = await node.signUp('Victim', 'phone');
+    const laptop = await node.signIn(owner, 'laptop');
+    const stolen = owner.refreshToken;
+    const ownerRefresh = await node.request('POST', '/api/auth/token', { body: { refreshToken: owner.refreshToken } });
+    assert.equal(ownerRefresh.status, 200, 'the owner refreshes first');
+
+    const thief = await node.request('POST', '/api/auth/token', { body: { refreshToken: stolen } });
+    assert.equal(thief.status, 401);
+    assert.equal(thief.body.data.code, 'refresh_reused');
+
+    assert.equal((await me(ownerRefresh.body.data.accessToken)).status, 401, "the owner's fresh access token is revoked too");
+    const ownerAgain = await node.request('POST', '/api/auth/token', { body: { refreshToken: ownerRefresh.body.data.refreshToken } });
+    assert.equal(ownerAgain.status, 401, "the owner's fresh refresh token is dead: sign in again");
+    assert.equal((await me(laptop.accessToken)).status, 200, 'the same user on another device is untouched');
+    const signedInAgain = await node.signIn(owner, 'phone');
+    assert.equal((await me(signedInAgain.accessToken)).status, 200);
+  });
+
+  it('answers 401 for a missing, malformed, forged, expired, unsigned or revoked access token', async () => {
+    const user = await node.signUp();
+    const claims = claimsOf(user.accessToken);
+    const cases: Array<[string, Record<string, string>, string]> = [
+      ['missing', {}, 'token_missing'],
+      ['not a bearer', { authorization: 'Basic abc' }, 'token_invalid'],
+      ['garbage', { authorization: 'Bearer not.a.jwt' }, 'token_invalid'],
+      ['bad signature', { authorization: `Bearer ${await forgeAccessToken(claims, { secret: 'another-secret-that-is-long-enough!!' })}` }, 'token_invalid'],
+      ['expired', { authorization: `Bearer ${await forgeAccessToken(claims, { expiresInSeconds: -10 })}` }, 'token_expired'],
+      ['alg none', { authorization: `Bearer ${unsignedToken(claims)}` }, 'token_invalid'],
+    ];
+    for (const [what, headers, code] of cases) {
+      const response = await node.request('GET', '/api/chatroom', { headers });
+      assert.equal(response.status, 401, what);
+      assert.equal(response.body.data.code, code, what);
+    }
+    assert.equal((await node.request('GET', '/api/chatroom', { headers: { 'ACCESS-TOKEN': user.accessToken } })).status, 200, 'the original ACCESS-TOKEN header works');
+
+    assert.equal((await node.request('POST', '/api/auth/signout', { token: user.accessToken })).status, 200);
+    const revoked = await me(user.accessToken);
+    assert.equal(revoked.status, 401);
+    assert.equal(revoked.body.data.code, 'token_revoked');
+    assert.equal((await node.request('POST', '/api/auth/token', { body: { refreshToken: user.refreshToken } })).status, 401, 'signed out: refresh is dead too');
+  });
+
+  it('lets an account leave and come back by signing in within the grace period', async () => {
+    const user = await node.signUp();
+    const tablet = await node.signIn(user, 'tablet');
+    assert.equal((await node.request('DELETE', '/api/auth/leave', { token: user.accessToken })).status, 200);
+    assert.equal((await me(user.accessToken)).status, 401, 'every device is signed out');
+    assert.equal((await me(tablet.accessToken)).status, 401);
+    const back = await node.signIn(user, 'phone');
+    assert.equal((await me(back.accessToken)).status, 200);
+  });
+});
