@@ -31,10 +31,18 @@ export interface SocketServerDeps {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** One client socket; also the uWS user data, so a socket and its state are one object. */
+/**
+ * uWS hands each handler its own copy of the user data object, so state lives in the
+ * Connection it points to, never on the user data itself.
+ */
+interface UserData {
+  connection: Connection;
+}
+
+/** One client socket and its state. */
 class Connection implements SocketHandle {
   readonly connectionId = randomUUID();
-  ws: WebSocket<Connection> | undefined;
+  ws: WebSocket<UserData> | undefined;
   session: ActorRef<SessionMessage> | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
 
@@ -75,7 +83,8 @@ function upgradeRequest(req: HttpRequest): AuthRequest {
 function refuse(res: HttpResponse, status: string, code: string, message: string): void {
   res.cork(() => {
     res.writeStatus(status).writeHeader('content-type', 'application/json')
-      .end(JSON.stringify({ status: Number.parseInt(status, 10), message, data: { code } }));
+      // A refused upgrade has nothing more to say on this connection.
+      .end(JSON.stringify({ status: Number.parseInt(status, 10), message, data: { code } }), true);
   });
 }
 
@@ -94,7 +103,7 @@ export class SocketServer implements TopicPublisher {
   constructor(private readonly deps: SocketServerDeps) {
     const { limits, logger } = deps;
     this.app = this.uws.App();
-    this.app.ws<Connection>('/ws', {
+    this.app.ws<UserData>('/ws', {
       maxPayloadLength: limits.maxFrameBytes,
       maxBackpressure: limits.maxBufferedBytes,
       // A client that cannot keep up is cut off instead of growing the server's memory.
@@ -182,7 +191,7 @@ export class SocketServer implements TopicPublisher {
         const nickname = await this.deps.nickname(identity);
         if (aborted) return;
         const connection = new Connection({ ...identity, nickname }, new TokenBucket(this.deps.limits.rateLimitPerSecond, this.deps.limits.rateLimitBurst));
-        res.cork(() => res.upgrade(connection, key, protocol, extensions, context));
+        res.cork(() => res.upgrade<UserData>({ connection }, key, protocol, extensions, context));
       } catch (error) {
         if (aborted) return;
         if (error instanceof ChatError && error.status === 401) return refuse(res, '401 Unauthorized', error.code, error.message);
@@ -192,8 +201,8 @@ export class SocketServer implements TopicPublisher {
     })();
   }
 
-  private open(ws: WebSocket<Connection>): void {
-    const connection = ws.getUserData();
+  private open(ws: WebSocket<UserData>): void {
+    const { connection } = ws.getUserData();
     connection.ws = ws;
     this.connections.set(connection.connectionId, connection);
     this.deps.metrics.connections.inc();
@@ -206,8 +215,8 @@ export class SocketServer implements TopicPublisher {
     }
   }
 
-  private message(ws: WebSocket<Connection>, data: ArrayBuffer, isBinary: boolean): void {
-    const connection = ws.getUserData();
+  private message(ws: WebSocket<UserData>, data: ArrayBuffer, isBinary: boolean): void {
+    const { connection } = ws.getUserData();
     const receivedAt = performance.now();
     if (!connection.bucket.take()) {
       this.deps.metrics.framesRejected.labels('rate_limited').inc();
@@ -229,8 +238,8 @@ export class SocketServer implements TopicPublisher {
     this.deps.tell(connection.session!, { type: 'command', command: parsed.command, receivedAt });
   }
 
-  private close(ws: WebSocket<Connection>, _code: number): void {
-    const connection = ws.getUserData();
+  private close(ws: WebSocket<UserData>, _code: number): void {
+    const { connection } = ws.getUserData();
     connection.ws = undefined;
     clearTimeout(connection.expiryTimer);
     this.connections.delete(connection.connectionId);

@@ -130,7 +130,7 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE IF NOT EXISTS device_tokens (
   user_id text,
   device_id text,
-  token text,
+  push_token text,
   PRIMARY KEY ((user_id), device_id)
 )`,
     ],

@@ -1,0 +1,404 @@
+import { hostname } from 'node:os';
+import cassandra from 'cassandra-driver';
+import type { Client, QueryOptions, types } from 'cassandra-driver';
+import type { Logger } from 'pino';
+import type {
+  ChatMessage, DeviceId, DeviceToken, Membership, MessageId, Room, RoomId, User, UserId,
+} from '../../chat/model.ts';
+import {
+  EmailTakenError, type ChatStore, type HistoryQuery, type MembershipPatch, type UserPatch,
+} from '../ports/store.ts';
+import { mapLimit } from './concurrency.ts';
+import {
+  MEMBER_COLUMNS, MESSAGE_COLUMNS, ROOM_COLUMNS, USER_COLUMNS, bucketOf, idRange, memberFromRow, messageFromRow,
+  messageParams, roomFromRow, roomParams, userFromRow, userParams,
+} from './rows.ts';
+import { assertKeyspaceName, migrate, useKeyspace } from './schema.ts';
+
+export interface CassandraStoreOptions {
+  /** host or host:port */
+  contactPoints: string[];
+  keyspace: string;
+  localDataCenter: string;
+  /** Used only when the keyspace does not exist yet. */
+  replicationFactor: number;
+  /** Receives the driver's warnings and errors; without it the driver stays silent. */
+  logger?: Logger;
+  /** Per-request timeout of the driver (default 12 s, above Cassandra's own 2 s write and 5 s read timeouts). */
+  requestTimeoutMs?: number;
+  /** TCP connect timeout per host (default 5 s). */
+  connectTimeoutMs?: number;
+}
+
+/** Reads and idempotent writes: prepared, and safe for the driver to retry or send to another host. */
+const IDEMPOTENT: QueryOptions = { prepare: true, isIdempotent: true };
+/** Lightweight transactions are not idempotent: a retried CAS can fail against its own first attempt. */
+const LWT: QueryOptions = { prepare: true, isIdempotent: false };
+/** Logged batches of membership writes: both directions of a membership are applied or neither. */
+const LOGGED: QueryOptions = { prepare: true, isIdempotent: true, logged: true };
+/** Unlogged batches of one history partition: one mutation for Cassandra, no batch log needed. */
+const UNLOGGED: QueryOptions = { prepare: true, isIdempotent: true, logged: false };
+
+/** Requests in flight per call: keeps the connection busy without piling hundreds up in the driver. */
+const CONCURRENCY = 64;
+/** Messages per unlogged batch: one batch is one partition mutation, which stays far below Cassandra's limits. */
+const BATCH_SIZE = 100;
+/** (room, day) pairs known to be in room_buckets; bounded so a long-running node does not grow without end. */
+const KNOWN_BUCKETS_MAX = 100_000;
+/** CQL LIMIT is a 32-bit int. */
+const MAX_LIMIT = 2 ** 31 - 1;
+
+const Q = {
+  ping: 'SELECT release_version FROM system.local',
+
+  insertUser: `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  deleteUser: 'DELETE FROM users WHERE user_id = ?',
+  claimEmail: 'INSERT INTO users_by_email (email, user_id) VALUES (?, ?) IF NOT EXISTS',
+  selectUser: `SELECT ${USER_COLUMNS} FROM users WHERE user_id = ?`,
+  selectUserIdByEmail: 'SELECT user_id FROM users_by_email WHERE email = ?',
+
+  insertRoom: `INSERT INTO rooms (${ROOM_COLUMNS}) VALUES (?, ?, ?, ?)`,
+  selectRoom: `SELECT ${ROOM_COLUMNS} FROM rooms WHERE room_id = ?`,
+  insertMember: `INSERT INTO room_members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?)`,
+  insertRoomOfUser: `INSERT INTO rooms_by_user (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?)`,
+  deleteMember: 'DELETE FROM room_members WHERE room_id = ? AND user_id = ?',
+  deleteRoomOfUser: 'DELETE FROM rooms_by_user WHERE user_id = ? AND room_id = ?',
+  selectMember: `SELECT ${MEMBER_COLUMNS} FROM room_members WHERE room_id = ? AND user_id = ?`,
+  selectMembers: `SELECT ${MEMBER_COLUMNS} FROM room_members WHERE room_id = ?`,
+  selectRoomsOfUser: `SELECT ${MEMBER_COLUMNS} FROM rooms_by_user WHERE user_id = ?`,
+
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertBucket: 'INSERT INTO room_buckets (room_id, bucket) VALUES (?, ?)',
+  selectBuckets: 'SELECT bucket FROM room_buckets WHERE room_id = ? AND bucket <= ? AND bucket >= ?',
+  selectMessages: `SELECT ${MESSAGE_COLUMNS} FROM messages
+    WHERE room_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? LIMIT ?`,
+  selectMessageIds: `SELECT message_id FROM messages
+    WHERE room_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? LIMIT ?`,
+
+  advanceRead: 'UPDATE read_positions SET message_id = ? WHERE room_id = ? AND user_id = ? IF message_id < ?',
+  insertRead: 'INSERT INTO read_positions (room_id, user_id, message_id) VALUES (?, ?, ?) IF NOT EXISTS',
+  selectRead: 'SELECT message_id FROM read_positions WHERE room_id = ? AND user_id = ?',
+
+  insertToken: 'INSERT INTO device_tokens (user_id, device_id, push_token) VALUES (?, ?, ?)',
+  deleteToken: 'DELETE FROM device_tokens WHERE user_id = ? AND device_id = ?',
+  selectTokens: 'SELECT device_id, push_token FROM device_tokens WHERE user_id = ?',
+} as const;
+
+/** Patchable fields and their columns: an UPDATE names only the columns a patch sets. */
+const USER_PATCH_COLUMNS = { nickname: 'nickname', leftAt: 'left_at', phoneNumber: 'phone_number', birthday: 'birthday' } as const;
+const MEMBER_PATCH_COLUMNS = { title: 'title', inputLock: 'input_lock' } as const;
+
+function assignments<P extends object>(patch: P, columns: Record<keyof P, string>): { set: string; values: unknown[] } {
+  const fields = (Object.keys(columns) as Array<keyof P>).filter((field) => patch[field] !== undefined);
+  return { set: fields.map((field) => `${columns[field]} = ?`).join(', '), values: fields.map((field) => patch[field]) };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The cluster-mode ChatStore. Consistency is LOCAL_QUORUM for reads and writes (read-your-writes
+ * within the data center for any replication factor: with RF 1 a quorum is the one replica) and
+ * LOCAL_SERIAL for lightweight transactions.
+ */
+export class CassandraStore implements ChatStore {
+  private readonly knownBuckets = new Set<string>();
+
+  private constructor(private readonly client: Client) {}
+
+  /** Connects, creates the keyspace when missing and migrates it; rejects with a message naming the contact points when unreachable. */
+  static async connect(options: CassandraStoreOptions): Promise<CassandraStore> {
+    const { contactPoints, keyspace, localDataCenter, replicationFactor, logger } = options;
+    assertKeyspaceName(keyspace);
+    const client = new cassandra.Client({
+      contactPoints,
+      localDataCenter,
+      socketOptions: { connectTimeout: options.connectTimeoutMs ?? 5_000, readTimeout: options.requestTimeoutMs ?? 12_000 },
+      queryOptions: {
+        consistency: cassandra.types.consistencies.localQuorum,
+        serialConsistency: cassandra.types.consistencies.localSerial,
+      },
+      encoding: { useBigIntAsLong: true },
+    });
+    // The driver only emits 'log' events (it never prints); forward what an operator must see.
+    if (logger) {
+      const log = logger.child({ component: 'cassandra' });
+      client.on('log', (level: string, className: string, message: string, furtherInfo: unknown) => {
+        if (level === 'warning') log.warn({ className, furtherInfo }, message);
+        else if (level === 'error') log.error({ className, furtherInfo }, message);
+      });
+    }
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.shutdown().catch(() => undefined);
+      throw new Error(
+        `cannot connect to Cassandra at ${contactPoints.join(', ')} (local data center ${localDataCenter}): ${describe(error)}`,
+        { cause: error },
+      );
+    }
+    try {
+      await useKeyspace(client, keyspace, localDataCenter, replicationFactor, logger);
+      await migrate(client, { owner: `${hostname()}:${process.pid}`, logger });
+    } catch (error) {
+      await client.shutdown().catch(() => undefined);
+      throw new Error(`cannot prepare Cassandra keyspace ${keyspace}: ${describe(error)}`, { cause: error });
+    }
+    return new CassandraStore(client);
+  }
+
+  private execute(query: string, params: unknown[], options: QueryOptions): Promise<types.ResultSet> {
+    return this.client.execute(query, params, options);
+  }
+
+  /** Every row of a query, page by page (a page may come back empty before the last one). */
+  private async *rows(query: string, params: unknown[], fetchSize = 1000): AsyncGenerator<types.Row> {
+    let pageState: string | undefined;
+    do {
+      const result = await this.execute(query, params, { ...IDEMPOTENT, fetchSize, pageState });
+      yield* result.rows;
+      pageState = result.pageState ?? undefined;
+    } while (pageState);
+  }
+
+  private async all<T>(query: string, params: unknown[], map: (row: types.Row) => T | undefined): Promise<T[]> {
+    const out: T[] = [];
+    for await (const row of this.rows(query, params)) {
+      const value = map(row);
+      if (value !== undefined) out.push(value);
+    }
+    return out;
+  }
+
+  private async first<T>(query: string, params: unknown[], map: (row: types.Row) => T | undefined): Promise<T | undefined> {
+    const row = (await this.execute(query, params, IDEMPOTENT)).first();
+    return row ? map(row) : undefined;
+  }
+
+  // ---- users ----
+
+  /**
+   * The user row goes first, then the email claim. A crash in between leaves a user row no email
+   * leads to (harmless: its id was never handed out), never an email claimed by nobody.
+   */
+  async createUser(user: User): Promise<void> {
+    await this.execute(Q.insertUser, userParams(user), IDEMPOTENT);
+    const claim = await this.execute(Q.claimEmail, [user.email.toLowerCase(), user.userId], LWT);
+    if (claim.wasApplied()) return;
+    // A retry of this very sign-up finds its own claim.
+    if (claim.first()?.get('user_id') === user.userId) return;
+    // The claim certainly failed, so nothing points at the row just written.
+    await this.execute(Q.deleteUser, [user.userId], IDEMPOTENT);
+    throw new EmailTakenError(user.email);
+  }
+
+  getUser(userId: UserId): Promise<User | undefined> {
+    return this.first(Q.selectUser, [userId], userFromRow);
+  }
+
+  async getUserByEmail(email: string): Promise<User | undefined> {
+    const userId = await this.first(Q.selectUserIdByEmail, [email.toLowerCase()], (row) => row.get('user_id') as string);
+    return userId === undefined ? undefined : this.getUser(userId);
+  }
+
+  /** One single-partition read per user, in parallel: a multi-partition IN would load one coordinator. */
+  async getUsers(userIds: UserId[]): Promise<User[]> {
+    const unique = [...new Set(userIds)];
+    const found = new Map<UserId, User>();
+    await mapLimit(unique, CONCURRENCY, async (userId) => {
+      const user = await this.getUser(userId);
+      if (user) found.set(userId, user);
+    });
+    return userIds.flatMap((userId) => {
+      const user = found.get(userId);
+      return user ? [{ ...user }] : [];
+    });
+  }
+
+  /**
+   * An UPDATE of a missing row would create a partial user, so it runs only after the user is
+   * seen. Users are never deleted (leaving is a soft delete), so the row cannot vanish in between.
+   */
+  async updateUser(userId: UserId, patch: UserPatch): Promise<void> {
+    const { set, values } = assignments(patch, USER_PATCH_COLUMNS);
+    if (!set) return;
+    const exists = await this.first('SELECT user_id FROM users WHERE user_id = ?', [userId], () => true);
+    if (!exists) return;
+    await this.execute(`UPDATE users SET ${set} WHERE user_id = ?`, [...values, userId], IDEMPOTENT);
+  }
+
+  // ---- rooms and members ----
+
+  async createRoom(room: Room, members: Membership[]): Promise<void> {
+    await this.execute(Q.insertRoom, roomParams(room), IDEMPOTENT);
+    await mapLimit(members, CONCURRENCY, (member) => this.addMember(member));
+  }
+
+  getRoom(roomId: RoomId): Promise<Room | undefined> {
+    return this.first(Q.selectRoom, [roomId], roomFromRow);
+  }
+
+  async addMember(member: Membership): Promise<void> {
+    const { roomId, userId, joinedAt, title, inputLock } = member;
+    await this.client.batch([
+      { query: Q.insertMember, params: [roomId, userId, joinedAt, title, inputLock] },
+      { query: Q.insertRoomOfUser, params: [roomId, userId, joinedAt, title, inputLock] },
+    ], LOGGED);
+  }
+
+  async removeMember(roomId: RoomId, userId: UserId): Promise<void> {
+    await this.client.batch([
+      { query: Q.deleteMember, params: [roomId, userId] },
+      { query: Q.deleteRoomOfUser, params: [userId, roomId] },
+    ], LOGGED);
+  }
+
+  getMembership(roomId: RoomId, userId: UserId): Promise<Membership | undefined> {
+    return this.first(Q.selectMember, [roomId, userId], memberFromRow);
+  }
+
+  /** Like updateUser, only for an existing membership, so an UPDATE does not invent one. */
+  async updateMembership(roomId: RoomId, userId: UserId, patch: MembershipPatch): Promise<void> {
+    const { set, values } = assignments(patch, MEMBER_PATCH_COLUMNS);
+    if (!set) return;
+    if (!(await this.getMembership(roomId, userId))) return;
+    await this.client.batch([
+      { query: `UPDATE room_members SET ${set} WHERE room_id = ? AND user_id = ?`, params: [...values, roomId, userId] },
+      { query: `UPDATE rooms_by_user SET ${set} WHERE user_id = ? AND room_id = ?`, params: [...values, userId, roomId] },
+    ], LOGGED);
+  }
+
+  members(roomId: RoomId): Promise<Membership[]> {
+    return this.all(Q.selectMembers, [roomId], memberFromRow);
+  }
+
+  roomsOf(userId: UserId): Promise<Membership[]> {
+    return this.all(Q.selectRoomsOfUser, [userId], memberFromRow);
+  }
+
+  // ---- history ----
+
+  /**
+   * Indexes the (room, day) partitions first: a listed day without its messages costs one empty
+   * read, while messages whose day is not listed would be invisible. Then writes each partition's
+   * messages as unlogged batches (one mutation each), partitions in parallel, CONCURRENCY in flight.
+   */
+  async appendMessages(messages: ChatMessage[]): Promise<void> {
+    const partitions = new Map<string, ChatMessage[]>();
+    for (const message of messages) {
+      const key = `${message.roomId}\t${bucketOf(message.messageId)}`;
+      let group = partitions.get(key);
+      if (!group) partitions.set(key, (group = []));
+      group.push(message);
+    }
+    const unknown = [...partitions.keys()].filter((key) => !this.knownBuckets.has(key));
+    await mapLimit(unknown, CONCURRENCY, async (key) => {
+      const message = partitions.get(key)![0]!;
+      await this.execute(Q.insertBucket, [message.roomId, bucketOf(message.messageId)], IDEMPOTENT);
+      this.rememberBucket(key);
+    });
+
+    const writes: ChatMessage[][] = [];
+    for (const group of partitions.values()) {
+      for (let i = 0; i < group.length; i += BATCH_SIZE) writes.push(group.slice(i, i + BATCH_SIZE));
+    }
+    await mapLimit(writes, CONCURRENCY, async (chunk) => {
+      if (chunk.length === 1) await this.execute(Q.insertMessage, messageParams(chunk[0]!), IDEMPOTENT);
+      else await this.client.batch(chunk.map((m) => ({ query: Q.insertMessage, params: messageParams(m) })), UNLOGGED);
+    });
+  }
+
+  private rememberBucket(key: string): void {
+    // Oldest first out: a forgotten pair only costs one more idempotent write.
+    if (this.knownBuckets.size >= KNOWN_BUCKETS_MAX) this.knownBuckets.delete(this.knownBuckets.values().next().value!);
+    this.knownBuckets.add(key);
+  }
+
+  /**
+   * Rows of one room newest first with ids in [low, high], at most `limit`: the room's non-empty
+   * days from the newest relevant one down, each day's partition read only as far as needed.
+   */
+  private async *walk(
+    roomId: RoomId, query: string, before: MessageId | undefined, after: MessageId | undefined, limit: number,
+  ): AsyncGenerator<types.Row> {
+    const range = idRange(before, after);
+    let left = Math.min(Math.floor(limit), MAX_LIMIT);
+    if (!range || !(left > 0)) return;
+    for await (const day of this.rows(Q.selectBuckets, [roomId, bucketOf(range.high), bucketOf(range.low)], 100)) {
+      const bucket = day.get('bucket') as number;
+      for await (const row of this.rows(query, [roomId, bucket, range.low, range.high, left], Math.min(left, 5000))) {
+        yield row;
+        if (--left === 0) return;
+      }
+    }
+  }
+
+  async history(roomId: RoomId, query: HistoryQuery): Promise<ChatMessage[]> {
+    const out: ChatMessage[] = [];
+    for await (const row of this.walk(roomId, Q.selectMessages, query.before, query.after, query.limit)) out.push(messageFromRow(row));
+    return out;
+  }
+
+  async lastMessage(roomId: RoomId): Promise<ChatMessage | undefined> {
+    return (await this.history(roomId, { limit: 1 }))[0];
+  }
+
+  /** Reads ids only, and no further than `cap` of them. */
+  async countAfter(roomId: RoomId, after: MessageId | undefined, cap: number): Promise<number> {
+    let count = 0;
+    for await (const _ of this.walk(roomId, Q.selectMessageIds, undefined, after, cap)) count++;
+    return count;
+  }
+
+  // ---- read positions ----
+
+  /**
+   * A lightweight transaction (compare-and-set), not read-then-write: one user's phone and laptop
+   * report reads at the same moment, and with read-then-write the slower, older report would win
+   * and move the position back. Reads come at human pace, so a Paxos round per report is
+   * affordable. Usually one round: the conditional UPDATE; the first report of a reader inserts.
+   */
+  async setReadPosition(roomId: RoomId, userId: UserId, messageId: MessageId): Promise<void> {
+    const id = BigInt(messageId);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const advanced = await this.execute(Q.advanceRead, [id, roomId, userId, id], LWT);
+      if (advanced.wasApplied()) return;
+      // Not applied with a stored id: that one is not older than ours.
+      if (advanced.first()?.get('message_id') != null) return;
+      const inserted = await this.execute(Q.insertRead, [roomId, userId, id], LWT);
+      if (inserted.wasApplied()) return;
+      // Another first report won the insert: compare against it.
+    }
+    throw new Error(`read position of ${userId} in ${roomId} kept changing under contention`);
+  }
+
+  getReadPosition(roomId: RoomId, userId: UserId): Promise<MessageId | undefined> {
+    return this.first(Q.selectRead, [roomId, userId], (row) => (row.get('message_id') as bigint | null)?.toString());
+  }
+
+  // ---- device tokens ----
+
+  async setDeviceToken(token: DeviceToken): Promise<void> {
+    await this.execute(Q.insertToken, [token.userId, token.deviceId, token.token], IDEMPOTENT);
+  }
+
+  async removeDeviceToken(userId: UserId, deviceId: DeviceId): Promise<void> {
+    await this.execute(Q.deleteToken, [userId, deviceId], IDEMPOTENT);
+  }
+
+  /** One partition read per user, CONCURRENCY at a time (never an unbounded multi-partition IN). */
+  async deviceTokens(userIds: UserId[]): Promise<DeviceToken[]> {
+    const perUser = await mapLimit(userIds, CONCURRENCY, (userId) =>
+      this.all(Q.selectTokens, [userId], (row) => ({ userId, deviceId: row.get('device_id') as string, token: row.get('push_token') as string })));
+    return perUser.flat();
+  }
+
+  async ping(): Promise<void> {
+    await this.execute(Q.ping, [], IDEMPOTENT);
+  }
+
+  async close(): Promise<void> {
+    await this.client.shutdown();
+  }
+}

@@ -1,0 +1,248 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { RoomEvent } from '../../chat/model.ts';
+
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 2_000;
+
+export interface ReaderOptions {
+  kafka: Kafka;
+  admin: Admin;
+  topic: string;
+  groupId: string;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /**
+   * Longest a fetch waits for new events. It also bounds how long a member takes to notice a
+   * rebalance (kafkajs heartbeats between fetches) and how long stopping takes.
+   */
+  maxWaitMs: number;
+  /** Batches of different partitions handled at the same time. */
+  concurrency: number;
+  /** Where to restart when the committed offset no longer exists (retention removed it). */
+  fromBeginning: boolean;
+  /**
+   * The node subscription is the only member of its group, so it holds every partition for as long
+   * as it runs and can drop offsets it has already delivered (an offset commit lost in a broker
+   * restart would otherwise replay them). A shared group cannot: a partition may have moved away
+   * and back in between.
+   */
+  dropDelivered: boolean;
+  /** Resolving marks the events handled; rejecting has the same batch retried, with backoff. */
+  handle(events: RoomEvent[]): Promise<void> | void;
+  /** How long start() waits for the group to be joined and positioned. */
+  startTimeoutMs: number;
+  logger: Logger;
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Settling before anyone awaits must not count as an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+function isRoomEvent(value: unknown): value is RoomEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const { kind, roomId } = value as { kind?: unknown; roomId?: unknown };
+  return typeof kind === 'string' && typeof roomId === 'string';
+}
+
+/**
+ * One kafkajs consumer in one group, reading the room-event topic batch by batch, per partition in
+ * order, committing after each handled batch.
+ *
+ * Positioning: kafkajs resolves a partition without a committed offset lazily, at its first fetch,
+ * to whatever the end is then; an event published between "joined" and that fetch would be skipped.
+ * So on every join the assigned partitions are paused, every partition of the topic that has no
+ * committed offset gets the current end committed (as a member of the group, so the broker accepts
+ * it), and only then are they resumed and start() resolved. The end is read before the committed
+ * offsets, which makes concurrent first starts of several members safe: any end a member commits was
+ * read before anyone could see that partition committed, hence before anyone's start() resolved.
+ */
+export class TopicReader {
+  private readonly consumer: Consumer;
+  private readonly logger: Logger;
+  private readonly ready = deferred();
+  private readonly stopping = new AbortController();
+  private stopped: Promise<void> | undefined;
+  /** Bumped on every join, so the positioning of a superseded assignment gives up. */
+  private generation = 0;
+  private assigned: number[] = [];
+  /** Per partition, the next offset to handle, once known. */
+  private readonly next = new Map<number, number>();
+
+  constructor(private readonly options: ReaderOptions) {
+    this.logger = options.logger.child({ group: options.groupId });
+    this.consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: options.heartbeatIntervalMs,
+      maxWaitTimeInMs: options.maxWaitMs,
+      allowAutoTopicCreation: false,
+    });
+  }
+
+  async start(): Promise<void> {
+    const { consumer, options } = this;
+    // kafkajs calls listeners synchronously, before the runner's first fetch: the pause is in time.
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const generation = ++this.generation;
+      this.assigned = payload.memberAssignment[options.topic] ?? [];
+      if (!options.dropDelivered) this.next.clear();
+      if (this.assigned.length > 0) consumer.pause([{ topic: options.topic, partitions: this.assigned }]);
+      void this.position(generation, this.assigned);
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) this.ready.reject(payload.error);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [options.topic], fromBeginning: options.fromBeginning });
+      await consumer.run({
+        autoCommit: true,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.concurrency,
+        eachBatch: (payload) => this.onBatch(payload),
+      });
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`consumer group ${options.groupId} was not joined within ${options.startTimeoutMs} ms`)),
+          options.startTimeoutMs,
+        );
+      });
+      await Promise.race([this.ready.promise, timeout]);
+    } catch (error) {
+      await this.stop().catch(() => undefined);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Leaves the group (its partitions move to the other members at once) and disconnects. Idempotent. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping.abort();
+      this.ready.reject(new Error(`consumer group ${this.options.groupId} was stopped`));
+      await this.consumer.disconnect();
+    })();
+    return this.stopped;
+  }
+
+  /** Events in the assigned partitions not handled yet, given each partition's end offset. */
+  lag(ends: ReadonlyMap<number, number>): number {
+    let sum = 0;
+    for (const partition of this.assigned) {
+      const next = this.next.get(partition);
+      const end = ends.get(partition);
+      if (next !== undefined && end !== undefined) sum += Math.max(0, end - next);
+    }
+    return sum;
+  }
+
+  private isCurrent(generation: number): boolean {
+    return generation === this.generation && !this.stopping.signal.aborted;
+  }
+
+  private async position(generation: number, partitions: number[]): Promise<void> {
+    const { admin, topic, groupId } = this.options;
+    let delay = 100;
+    while (this.isCurrent(generation)) {
+      try {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        const committed = new Map((fetched?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+        if (!this.isCurrent(generation)) return;
+        const missing = ends.filter(({ partition }) => !((committed.get(partition) ?? -1) >= 0));
+        if (missing.length === 0) {
+          for (const partition of partitions) {
+            const offset = committed.get(partition)!;
+            this.next.set(partition, Math.max(offset, this.next.get(partition) ?? offset));
+          }
+          if (partitions.length > 0) this.consumer.resume([{ topic, partitions }]);
+          this.ready.resolve();
+          return;
+        }
+        // kafkajs ignores this commit while its runner is (re)starting, so the loop reads the
+        // offsets again instead of trusting it.
+        await this.consumer.commitOffsets(missing.map(({ partition, high }) => ({ topic, partition, offset: high })));
+        this.logger.debug({ partitions: missing.map((p) => p.partition) }, 'started partitions without committed offsets at their end');
+        continue;
+      } catch (error) {
+        // A rebalance (a newer join takes over) or an unreachable broker; kafkajs reconnects.
+        if (!this.isCurrent(generation)) return;
+        this.logger.debug({ err: error }, 'positioning the consumer failed; retrying');
+      }
+      if (!(await this.pause(delay))) return;
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+    }
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { partition } = batch;
+    const from = this.options.dropDelivered ? (this.next.get(partition) ?? 0) : 0;
+    const events: RoomEvent[] = [];
+    for (const message of batch.messages) {
+      if (Number(message.offset) < from) continue;
+      const event = this.decode(message, partition);
+      if (event) events.push(event);
+    }
+    let delay = RETRY_MIN_MS;
+    for (let attempt = 1; events.length > 0; attempt++) {
+      try {
+        await this.options.handle(events);
+        break;
+      } catch (error) {
+        const log = { err: error, partition, offset: batch.firstOffset(), events: events.length, attempt };
+        if (attempt === 1) this.logger.warn(log, 'handling a batch of room events failed; retrying it');
+        else this.logger.debug(log, 'handling a batch of room events failed again');
+        // Unresolved, the batch is fetched again by whoever holds the partition next.
+        if (!(await this.pause(delay)) || !isRunning() || isStale()) return;
+        // Keeps the membership alive; during a rebalance it throws, and kafkajs re-joins.
+        await heartbeat();
+        if (!isRunning() || isStale()) return;
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      }
+    }
+    const last = batch.lastOffset();
+    resolveOffset(last);
+    // kafkajs commits the resolved offset right after this returns (autoCommit).
+    this.next.set(partition, Number(last) + 1);
+  }
+
+  private decode(message: KafkaMessage, partition: number): RoomEvent | undefined {
+    try {
+      const value: unknown = JSON.parse(message.value?.toString('utf8') ?? '');
+      if (isRoomEvent(value)) return value;
+    } catch {
+      // reported below
+    }
+    // Retrying cannot fix it, and stopping the partition for it would stop the room.
+    this.logger.error({ partition, offset: message.offset }, 'skipping a message that is not a room event');
+    return undefined;
+  }
+
+  /** Waits, unless the reader is stopping; false when it is. */
+  private async pause(ms: number): Promise<boolean> {
+    try {
+      await sleep(ms, undefined, { signal: this.stopping.signal });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
