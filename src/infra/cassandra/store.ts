@@ -94,7 +94,21 @@ function assignments<P extends object>(patch: P, columns: Record<keyof P, string
 }
 
 function describe(error: unknown): string {
+  if (error instanceof cassandra.errors.NoHostAvailableError && error.innerErrors && typeof error.innerErrors === 'object') {
+    // Its own message embeds the inspected first inner error, stack and all: name each host's reason instead.
+    const reasons = Object.entries(error.innerErrors as Record<string, unknown>).map(([host, inner]) => `${host}: ${describe(inner)}`);
+    if (reasons.length > 0) return `every contact point failed (${reasons.join('; ')})`;
+  }
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * cassandra-driver 4.10 leaves the control connection's socket open when connect() fails after
+ * that socket opened (a wrong data center name, for one), which would keep the process alive.
+ */
+function closeControlConnection(client: Client): void {
+  const internal = client as unknown as { controlConnection?: { connection?: { close(): void } | null } };
+  internal.controlConnection?.connection?.close();
 }
 
 /**
@@ -132,6 +146,7 @@ export class CassandraStore implements ChatStore {
     try {
       await client.connect();
     } catch (error) {
+      closeControlConnection(client);
       await client.shutdown().catch(() => undefined);
       throw new Error(
         `cannot connect to Cassandra at ${contactPoints.join(', ')} (local data center ${localDataCenter}): ${describe(error)}`,
@@ -285,8 +300,12 @@ export class CassandraStore implements ChatStore {
    * messages as unlogged batches (one mutation each), partitions in parallel, CONCURRENCY in flight.
    */
   async appendMessages(messages: ChatMessage[]): Promise<void> {
+    // The statements of a batch share one write timestamp, so two versions of one message in a
+    // call would tie; the last one given wins, as in the in-process store.
+    const latest = new Map<string, ChatMessage>();
+    for (const message of messages) latest.set(`${message.roomId}\t${message.messageId}`, message);
     const partitions = new Map<string, ChatMessage[]>();
-    for (const message of messages) {
+    for (const message of latest.values()) {
       const key = `${message.roomId}\t${bucketOf(message.messageId)}`;
       let group = partitions.get(key);
       if (!group) partitions.set(key, (group = []));

@@ -29,11 +29,21 @@ export interface KafkaBusOptions {
 }
 
 /**
- * kafkajs retries every request with exponential backoff; nested retriers (a send that reconnects)
- * multiply. These values keep a publish issued while the broker is away pending for about half a
- * minute, then rejected, so a broker restart is ridden out and an outage never hangs a sender.
+ * How long a publish may wait for the broker: a batch is sent again until its oldest publish has
+ * waited this long, then its publishes are rejected. Long enough to ride out a broker restart,
+ * short enough that an outage never leaves a sender hanging.
  */
-const RETRY: RetryOptions = { initialRetryTime: 250, maxRetryTime: 5_000, retries: 8 };
+const PUBLISH_WINDOW_MS = 30_000;
+const RESEND_MIN_MS = 250;
+const RESEND_MAX_MS = 2_000;
+
+/**
+ * The producer's own kafkajs retries are kept short (a send gives up after a few seconds) because
+ * kafkajs nests retriers (a send that reconnects runs the connection's whole retry cycle inside
+ * each of its own attempts), which made its give-up time vary between about 15 and 45 s. The
+ * window above is enforced by the bus instead.
+ */
+const PRODUCER_RETRY: RetryOptions = { initialRetryTime: 300, maxRetryTime: 2_000, retries: 3 };
 
 /**
  * Caps one produce request. Everything queued while the previous request was in flight goes out
@@ -47,6 +57,7 @@ const START_TIMEOUT_MS = 60_000;
 interface Pending {
   message: Message;
   bytes: number;
+  queuedAt: number;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -83,17 +94,21 @@ export class KafkaBus implements RoomEventBus {
 
   /** Connects, creating the topic if it is missing (several nodes may race to do so). */
   static async connect(options: KafkaBusOptions): Promise<KafkaBus> {
-    const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'kafka-bus', topic: options.topic });
-    const kafka = new kafkajs.Kafka({
-      ...options.client,
-      clientId: options.clientId,
-      brokers: options.brokers,
-      retry: RETRY,
-      logLevel: kafkaLogLevel(logger),
-      logCreator: pinoLogCreator(logger),
-    });
+    const root = (options.logger ?? pino({ level: 'silent' })).child({ topic: options.topic });
+    const logger = root.child({ component: 'kafka-bus' });
+    const client = (retry?: RetryOptions): Kafka =>
+      new kafkajs.Kafka({
+        ...options.client,
+        clientId: options.clientId,
+        brokers: options.brokers,
+        logLevel: kafkaLogLevel(root),
+        logCreator: pinoLogCreator(root),
+        ...(retry ? { retry } : {}),
+      });
+    // Consumers and admin keep kafkajs's retry defaults: a consumer that exhausts them restarts by itself.
+    const kafka = client();
     const admin = kafka.admin();
-    const producer = kafka.producer({
+    const producer = client(PRODUCER_RETRY).producer({
       // Named explicitly (murmur2 of the key, as Java clients do) so kafkajs does not warn that its default changed in 2.0.
       createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
       allowAutoTopicCreation: false,
@@ -112,11 +127,13 @@ export class KafkaBus implements RoomEventBus {
 
   publish(event: RoomEvent): Promise<void> {
     if (this.closing) return Promise.reject(new Error('bus is closed'));
-    const value = JSON.stringify(event);
+    // Inside the executor, a value JSON cannot encode becomes a rejection rather than a throw.
     return new Promise<void>((resolve, reject) => {
+      const value = JSON.stringify(event);
       this.queue.push({
         message: { key: event.roomId, value },
         bytes: Buffer.byteLength(value) + Buffer.byteLength(event.roomId),
+        queuedAt: Date.now(),
         resolve,
         reject,
       });
@@ -264,7 +281,7 @@ export class KafkaBus implements RoomEventBus {
     while (this.queue.length > 0) {
       const batch = this.takeBatch();
       try {
-        await this.producer.send({ topic: this.options.topic, acks: -1, messages: batch.map((p) => p.message) });
+        await this.send(batch);
         for (const pending of batch) pending.resolve();
       } catch (error) {
         this.logger.warn({ err: error, events: batch.length }, 'publishing room events failed');
@@ -272,6 +289,22 @@ export class KafkaBus implements RoomEventBus {
       }
     }
     this.sending = undefined;
+  }
+
+  /** Sends one batch, again and again while the failure is transient and its oldest publish is within the window. */
+  private async send(batch: Pending[]): Promise<void> {
+    const deadline = batch[0]!.queuedAt + PUBLISH_WINDOW_MS;
+    const messages = batch.map((p) => p.message);
+    for (let delay = RESEND_MIN_MS; ; delay = Math.min(delay * 2, RESEND_MAX_MS)) {
+      try {
+        await this.producer.send({ topic: this.options.topic, acks: -1, messages });
+        return;
+      } catch (error) {
+        if (!isTransient(error) || Date.now() + delay > deadline) throw error;
+        this.logger.debug({ err: error, events: batch.length }, 'publishing room events failed; sending again');
+        await sleep(delay);
+      }
+    }
   }
 
   private takeBatch(): Pending[] {
@@ -285,6 +318,18 @@ export class KafkaBus implements RoomEventBus {
     }
     return this.queue.splice(0, count);
   }
+}
+
+/**
+ * Whether sending again may help: kafkajs gave up retrying (broker unreachable, leader moving), as
+ * opposed to a request refused for good (too large, not authorized, producer disconnecting).
+ */
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  let cause: unknown = error;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  return (cause as { retriable?: unknown }).retriable === true;
 }
 
 /** Creates the topic unless it exists; returns its partition count. */

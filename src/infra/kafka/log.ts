@@ -4,16 +4,21 @@ import type { Logger } from 'pino';
 const { logLevel } = kafkajs;
 
 /**
- * Messages kafkajs reports as errors or warnings although it retries them by itself and they are
- * expected in normal operation: a coordinator that is still loading after a start or a broker
- * restart, a rebalance that makes a member re-join. They go to debug so they do not drown real trouble.
+ * Messages kafkajs logs as errors, warnings or info although they are expected in normal operation
+ * and handled: a coordinator still loading after a start or a broker restart, a rebalance that makes
+ * a member re-join, a topic another node created first, the pause and resume the bus does on every
+ * join. They go to debug so that they do not drown real trouble.
  */
 const ROUTINE = [
   /group coordinator is not available/i,
   /coordinator is loading/i,
   /group is rebalancing/i,
   /not aware of this member/i,
-  /limiting retries for the idempotent producer/i,
+  /topic with this name already exists/i,
+  // The bus reports the outcome of creating the topic itself (created, found, or the error thrown).
+  /^response createtopics/i,
+  /^(pausing|resuming) fetching from/i,
+  /^consumer not running, exiting/i,
 ];
 
 const isRoutine = (entry: LogEntry): boolean => {

@@ -161,27 +161,28 @@ export class TopicReader {
   private async position(generation: number, partitions: number[]): Promise<void> {
     const { admin, topic, groupId } = this.options;
     let delay = 100;
+    let commits = 0;
     while (this.isCurrent(generation)) {
       try {
         const ends = await admin.fetchTopicOffsets(topic);
         const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });
         const committed = new Map((fetched?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
         if (!this.isCurrent(generation)) return;
-        const missing = ends.filter(({ partition }) => !((committed.get(partition) ?? -1) >= 0));
+        const missing = ends.filter(({ partition }) => (committed.get(partition) ?? -1) < 0);
         if (missing.length === 0) {
           for (const partition of partitions) {
-            const offset = committed.get(partition)!;
-            this.next.set(partition, Math.max(offset, this.next.get(partition) ?? offset));
+            const offset = committed.get(partition);
+            if (offset !== undefined) this.next.set(partition, Math.max(offset, this.next.get(partition) ?? offset));
           }
           if (partitions.length > 0) this.consumer.resume([{ topic, partitions }]);
           this.ready.resolve();
           return;
         }
-        // kafkajs ignores this commit while its runner is (re)starting, so the loop reads the
-        // offsets again instead of trusting it.
         await this.consumer.commitOffsets(missing.map(({ partition, high }) => ({ topic, partition, offset: high })));
-        this.logger.debug({ partitions: missing.map((p) => p.partition) }, 'started partitions without committed offsets at their end');
-        continue;
+        this.logger.debug({ partitions: missing.map((p) => p.partition) }, 'committed the end of partitions without committed offsets');
+        // Read back at once rather than trusted: kafkajs skips a commit while its runner is
+        // (re)starting. Should that happen, the next tries wait first.
+        if (commits++ === 0) continue;
       } catch (error) {
         // A rebalance (a newer join takes over) or an unreachable broker; kafkajs reconnects.
         if (!this.isCurrent(generation)) return;
@@ -203,6 +204,10 @@ export class TopicReader {
     }
     let delay = RETRY_MIN_MS;
     for (let attempt = 1; events.length > 0; attempt++) {
+      // kafkajs heartbeats only between batches; a handler slower than the session timeout (a
+      // store that hangs) would otherwise get this member evicted and its events handled twice.
+      // A rebalance noticed here is noticed again, and acted on, by kafkajs's own heartbeat after the batch.
+      const beat = setInterval(() => void heartbeat().catch(() => undefined), this.options.heartbeatIntervalMs);
       try {
         await this.options.handle(events);
         break;
@@ -216,6 +221,8 @@ export class TopicReader {
         await heartbeat();
         if (!isRunning() || isStale()) return;
         delay = Math.min(delay * 2, RETRY_MAX_MS);
+      } finally {
+        clearInterval(beat);
       }
     }
     const last = batch.lastOffset();
