@@ -9,7 +9,11 @@ import { spawnRoom } from './actors/room.ts';
 import { ActorRuntime } from './actors/runtime.ts';
 import { spawnSession } from './actors/session.ts';
 import { AccessTokens } from './auth/access-tokens.ts';
-import { customAuthenticator, tokenAuthenticator, type AuthenticateFn, type AuthRequest, type Identity } from './auth/authenticator.ts';
+import {
+  customAuthenticator, sessionActive, tokenAuthenticator, type AuthenticateFn, type AuthRequest, type Identity,
+} from './auth/authenticator.ts';
+import { RevokedSessions } from './auth/revoked-sessions.ts';
+import type { SessionIdentity } from './actors/session.ts';
 import { AccountService } from './chat/accounts.ts';
 import { unauthorized } from './chat/errors.ts';
 import { MessageService } from './chat/messages.ts';
@@ -100,7 +104,16 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     const rooms = new RoomService(store, presence, bus, { newRoomId: () => ids.next() });
     const messages = new MessageService(store, bus, dedup, ids, config.maxTextLength);
 
-    const authenticate = await authentication(options.authenticate, accessTokens, ports);
+    const revoked = new RevokedSessions(config.accessTokenTtlSeconds * 1000);
+    const quickAuthenticate = options.authenticate ? customAuthenticator(options.authenticate) : tokenAuthenticator(accessTokens, revoked);
+    const admit = admission(ports, Boolean(options.authenticate));
+    // HTTP needs only the revocation check; a host's users must exist before they create rooms.
+    const authenticate = async (request: AuthRequest): Promise<Identity> => {
+      const identity = await quickAuthenticate(request);
+      if (options.authenticate) await admit(identity);
+      else await sessionActive(identity, tokens);
+      return identity;
+    };
 
     const runtime = new ActorRuntime(logger.child({ component: 'actors' }));
     let socketServer: SocketServer | undefined;
@@ -122,21 +135,16 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     keeper.start();
 
     socketServer = new SocketServer({
-      logger, metrics, authenticate,
-      limits: config,
-      nickname: async (identity) => {
-        const user = await store.getUser(identity.userId);
-        if (!user || user.leftAt !== null) throw unauthorized('this account does not exist', 'token_invalid');
-        return user.nickname;
-      },
-      openSession: (identity, socket) => {
-        events.emit('connection', { userId: identity.userId, deviceId: identity.deviceId, connectionId: socket.connectionId });
-        return spawnSession(identity, socket, { runtime, rooms: directory, roomService: rooms, metrics, logger, maxJoinedRooms: config.maxJoinedRooms });
+      logger, metrics, limits: config, authenticate: quickAuthenticate, admit,
+      openSession: (socket, admitted) => {
+        admitted.then((identity) => events.emit('connection', { userId: identity.userId, deviceId: identity.deviceId, connectionId: socket.connectionId }), () => undefined);
+        return spawnSession(socket, admitted, { runtime, rooms: directory, roomService: rooms, metrics, logger, maxJoinedRooms: config.maxJoinedRooms });
       },
       tell: (session, message) => runtime.tell(session, message),
     });
     const sockets = socketServer;
     const unsubscribeRevocations = tokens.onRevoked((session) => {
+      revoked.add(session.sessionId);
       const closed = sockets.closeWhere((identity) => identity.sessionId === session.sessionId, CLOSE.revoked, 'signed out or revoked');
       if (closed > 0) logger.info({ userId: session.userId, deviceId: session.deviceId, closed }, 'closed sockets of a revoked device');
     });
@@ -223,24 +231,26 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
   return server;
 }
 
-/** A host's authentication (provisioning users flametalk has not seen) or flametalk's own tokens. */
-async function authentication(custom: AuthenticateFn | undefined, accessTokens: AccessTokens, ports: Ports) {
-  if (!custom) return tokenAuthenticator(accessTokens, ports.tokens);
-  const authenticate = customAuthenticator(custom);
-  const known = new Set<string>();
-  return async (request: AuthRequest): Promise<Identity> => {
-    const identity = await authenticate(request);
-    if (!known.has(identity.userId)) {
-      if (!(await ports.store.getUser(identity.userId))) {
-        await ports.store.createUser({
-          userId: identity.userId, email: `${identity.userId}@users.host.invalid`, nickname: identity.nickname ?? identity.userId,
-          passwordHash: '', phoneNumber: null, birthday: null, createdAt: Date.now(), leftAt: null,
-        }).catch(() => undefined);
-      }
-      if (known.size > 100_000) known.clear();
-      known.add(identity.userId);
+/**
+ * The checks of a caller that need I/O: the device session is still active (flametalk's tokens)
+ * and the account exists; a host's users that flametalk has not seen yet are created.
+ */
+function admission(ports: Ports, hostAuth: boolean) {
+  const provisioned = new Set<string>();
+  return async (identity: Identity): Promise<SessionIdentity> => {
+    await sessionActive(identity, ports.tokens);
+    let user = await ports.store.getUser(identity.userId);
+    if (!user && hostAuth && !provisioned.has(identity.userId)) {
+      user = {
+        userId: identity.userId, email: `${identity.userId}@users.host.invalid`, nickname: identity.nickname ?? identity.userId,
+        passwordHash: '', phoneNumber: null, birthday: null, createdAt: Date.now(), leftAt: null,
+      };
+      await ports.store.createUser(user).catch(() => undefined);
+      if (provisioned.size > 100_000) provisioned.clear();
+      provisioned.add(identity.userId);
     }
-    return identity;
+    if (!user || user.leftAt !== null) throw unauthorized('this account does not exist', 'token_invalid');
+    return { ...identity, nickname: user.nickname };
   };
 }
 

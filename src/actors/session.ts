@@ -11,6 +11,8 @@ import type { ActorRef, ActorRuntime, Behavior } from './runtime.ts';
 import type { SocketHandle } from './socket-handle.ts';
 
 export type SessionMessage =
+  /** First message of every session: waits for the admission checks (revocation, account) to finish. */
+  | { type: 'start' }
   | { type: 'command'; command: ClientCommand; receivedAt: number }
   | { type: 'joined'; ref?: string; roomId: RoomId; present: string[]; missed: ChatMessage[]; recovered: boolean }
   | { type: 'left'; ref?: string; roomId: RoomId }
@@ -35,6 +37,8 @@ export interface SessionIdentity extends Identity {
 }
 
 interface SessionState {
+  /** Known once admitted; commands wait in the mailbox until then. */
+  identity?: SessionIdentity;
   /** Rooms this connection joined or is joining. */
   joined: Map<RoomId, 'joining' | 'joined'>;
 }
@@ -43,10 +47,9 @@ interface SessionState {
  * One client connection: who it is, which rooms it joined, and the handling of its commands.
  * Its socket handle is the only way anything writes to this client.
  */
-export function spawnSession(identity: SessionIdentity, socket: SocketHandle, deps: SessionDeps): ActorRef<SessionMessage> {
+export function spawnSession(socket: SocketHandle, admission: Promise<SessionIdentity>, deps: SessionDeps): ActorRef<SessionMessage> {
   const { connectionId } = socket;
-  const log = deps.logger.child({ connectionId, userId: identity.userId });
-  const sender = { userId: identity.userId, deviceId: identity.deviceId, nickname: identity.nickname };
+  const log = deps.logger.child({ connectionId });
 
   const send = (frame: ServerFrame): void => socket.send(JSON.stringify(frame));
   const fail = (ref: string | undefined, code: string, message: string): void => {
@@ -56,7 +59,17 @@ export function spawnSession(identity: SessionIdentity, socket: SocketHandle, de
 
   let self: ActorRef<SessionMessage>;
 
-  async function onCommand(state: SessionState, command: ClientCommand, receivedAt: number): Promise<void> {
+  async function admit(state: SessionState): Promise<void> {
+    try {
+      state.identity = await admission;
+    } catch (error) {
+      const revoked = error instanceof ChatError && error.code === 'token_revoked';
+      if (!(error instanceof ChatError)) log.error({ err: error }, 'admitting a connection failed');
+      socket.end(revoked ? CLOSE.revoked : error instanceof ChatError ? CLOSE.tokenInvalid : CLOSE.internal, error instanceof ChatError ? error.message : 'try again');
+    }
+  }
+
+  async function onCommand(state: SessionState, identity: SessionIdentity, command: ClientCommand, receivedAt: number): Promise<void> {
     const { ref } = command;
     switch (command.type) {
       case 'ping':
@@ -85,7 +98,7 @@ export function spawnSession(identity: SessionIdentity, socket: SocketHandle, de
       case 'send':
         if (!state.joined.has(command.roomId)) return fail(ref, 'not_joined', 'join the room before sending to it');
         deps.rooms.tell(command.roomId, {
-          type: 'send', connectionId, sender, ref, clientMsgId: command.clientMsgId, messageType: command.messageType,
+          type: 'send', connectionId, sender: { userId: identity.userId, deviceId: identity.deviceId, nickname: identity.nickname }, ref, clientMsgId: command.clientMsgId, messageType: command.messageType,
           contents: command.contents, fileUrl: command.fileUrl, startedAt: receivedAt,
         });
         return;
@@ -104,8 +117,11 @@ export function spawnSession(identity: SessionIdentity, socket: SocketHandle, de
     initialState: () => ({ joined: new Map() }),
     async receive(state, message) {
       switch (message.type) {
+        case 'start':
+          await admit(state);
+          break;
         case 'command':
-          await onCommand(state, message.command, message.receivedAt);
+          if (state.identity) await onCommand(state, state.identity, message.command, message.receivedAt);
           break;
         case 'joined':
           if (state.joined.get(message.roomId) === 'joining') state.joined.set(message.roomId, 'joined');
@@ -146,6 +162,6 @@ export function spawnSession(identity: SessionIdentity, socket: SocketHandle, de
   };
 
   self = deps.runtime.spawn('sessions', `session-${connectionId}`, behavior);
-  log.debug('session started');
+  deps.runtime.tell(self, { type: 'start' });
   return self;
 }

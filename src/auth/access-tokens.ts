@@ -1,4 +1,5 @@
-import { SignJWT, jwtVerify, errors } from 'jose';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import type { DeviceId, UserId } from '../chat/model.ts';
 
 export interface AccessClaims {
@@ -9,12 +10,17 @@ export interface AccessClaims {
 
 export type VerifyResult = { ok: true; claims: AccessClaims; expiresAt: number } | { ok: false; reason: 'expired' | 'invalid' };
 
-/** Short-lived HS256 JWTs that every node verifies locally with the shared key. */
+/**
+ * Short-lived HS256 JWTs that every node verifies locally with the shared key. jose signs them
+ * and parses them; the signature check is a synchronous HMAC because the WebSocket upgrade must
+ * be decided synchronously (uWebSockets.js 20.30 cannot upgrade safely after an await, see
+ * src/ws/socket-server.ts), and one verifier serves HTTP and sockets alike.
+ */
 export class AccessTokens {
-  private readonly key: Uint8Array;
+  private readonly key: Buffer;
 
-  constructor(secret: string, private readonly issuer: string, private readonly ttlSeconds: number) {
-    this.key = new TextEncoder().encode(secret);
+  constructor(secret: string, private readonly issuer: string, private readonly ttlSeconds: number, private readonly now: () => number = Date.now) {
+    this.key = Buffer.from(secret, 'utf8');
   }
 
   sign(claims: AccessClaims): Promise<string> {
@@ -22,20 +28,34 @@ export class AccessTokens {
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(claims.userId)
       .setIssuer(this.issuer)
-      .setIssuedAt()
-      .setExpirationTime(`${this.ttlSeconds}s`)
+      .setIssuedAt(Math.floor(this.now() / 1000))
+      .setExpirationTime(Math.floor(this.now() / 1000) + this.ttlSeconds)
       .sign(this.key);
   }
 
-  /** Only HS256 with this key is accepted; `alg: none` and every other algorithm are invalid. */
-  async verify(token: string): Promise<VerifyResult> {
+  /** Only HS256 with this key is accepted: `alg: none` and every other algorithm are invalid. */
+  verify(token: string): VerifyResult {
+    const invalid = { ok: false, reason: 'invalid' } as const;
+    const parts = token.split('.');
+    if (parts.length !== 3) return invalid;
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    let payload: ReturnType<typeof decodeJwt>;
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: this.issuer, requiredClaims: ['sub', 'exp'] });
-      const { sub, did, sid, exp } = payload;
-      if (typeof sub !== 'string' || typeof did !== 'string' || typeof sid !== 'string') return { ok: false, reason: 'invalid' };
-      return { ok: true, claims: { userId: sub, deviceId: did, sessionId: sid }, expiresAt: (exp ?? 0) * 1000 };
-    } catch (error) {
-      return { ok: false, reason: error instanceof errors.JWTExpired ? 'expired' : 'invalid' };
+      header = decodeProtectedHeader(token);
+      payload = decodeJwt(token);
+    } catch {
+      return invalid;
     }
+    if (header.alg !== 'HS256' || header.crit !== undefined) return invalid;
+    const expected = createHmac('sha256', this.key).update(`${parts[0]}.${parts[1]}`).digest();
+    const given = Buffer.from(parts[2]!, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return invalid;
+
+    const { sub, did, sid, exp, nbf, iss } = payload;
+    if (typeof sub !== 'string' || typeof did !== 'string' || typeof sid !== 'string' || typeof exp !== 'number' || iss !== this.issuer) return invalid;
+    const nowSeconds = this.now() / 1000;
+    if (typeof nbf === 'number' && nbf > nowSeconds) return invalid;
+    if (exp <= nowSeconds) return { ok: false, reason: 'expired' };
+    return { ok: true, claims: { userId: sub, deviceId: did, sessionId: sid }, expiresAt: exp * 1000 };
   }
 }

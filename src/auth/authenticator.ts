@@ -2,6 +2,7 @@ import type { DeviceId, UserId } from '../chat/model.ts';
 import { unauthorized } from '../chat/errors.ts';
 import type { TokenStore } from '../infra/ports/tokens.ts';
 import type { AccessTokens } from './access-tokens.ts';
+import type { RevokedSessions } from './revoked-sessions.ts';
 
 /** Who is calling: the user, the device, and (for flametalk's own tokens) the device session. */
 export interface Identity {
@@ -21,8 +22,15 @@ export interface AuthRequest {
   query: URLSearchParams;
 }
 
-/** A host's own authentication: resolve the caller, or null to refuse with 401. */
+/**
+ * A host's own authentication: the caller, or null to refuse. Answering synchronously lets a
+ * refused WebSocket upgrade get HTTP 401; a promise is awaited after the upgrade and a refusal
+ * closes the socket with 4001.
+ */
 export type AuthenticateFn = (request: AuthRequest) => Promise<Identity | null> | Identity | null;
+
+/** Decides from the request alone, synchronously (the WebSocket upgrade), or hands back a promise. */
+export type QuickAuthenticate = (request: AuthRequest) => Identity | Promise<Identity>;
 
 /** `Authorization: Bearer`, FlameTalk's `ACCESS-TOKEN` header, or `?access_token=` (browsers cannot set socket headers). */
 export function presentedToken(request: AuthRequest): string | undefined {
@@ -34,29 +42,44 @@ export function presentedToken(request: AuthRequest): string | undefined {
   return request.headers['access-token'] || request.query.get('access_token') || undefined;
 }
 
-/** Verifies flametalk's access tokens: signature and expiry locally, then that the session was not revoked. */
-export function tokenAuthenticator(accessTokens: AccessTokens, sessions: TokenStore) {
-  return async (request: AuthRequest): Promise<Identity> => {
+/**
+ * Checks flametalk's access tokens locally: signature, expiry, and the revocations this node
+ * heard of. Whether the session is still active in the token store is checked by `sessionActive`.
+ */
+export function tokenAuthenticator(accessTokens: AccessTokens, revoked: RevokedSessions): QuickAuthenticate {
+  return (request) => {
     const token = presentedToken(request);
     if (token === undefined) throw unauthorized('an access token is required', 'token_missing');
-    const result = await accessTokens.verify(token);
+    const result = accessTokens.verify(token);
     if (!result.ok) {
       throw result.reason === 'expired'
         ? unauthorized('the access token has expired', 'token_expired')
         : unauthorized('the access token is invalid', 'token_invalid');
     }
-    if (!(await sessions.isActive(result.claims.sessionId))) {
-      throw unauthorized('this device was signed out or revoked', 'token_revoked');
-    }
+    if (revoked.has(result.claims.sessionId)) throw revokedError();
     return { ...result.claims, expiresAt: result.expiresAt };
   };
 }
 
+export const revokedError = () => unauthorized('this device was signed out or revoked', 'token_revoked');
+
+/** The authoritative check: the device session still exists in the (shared) token store. */
+export async function sessionActive(identity: Identity, sessions: TokenStore): Promise<void> {
+  if (identity.sessionId !== undefined && !(await sessions.isActive(identity.sessionId))) throw revokedError();
+}
+
 /** Wraps a host's function so that refusals look like flametalk's own. */
-export function customAuthenticator(authenticate: AuthenticateFn) {
-  return async (request: AuthRequest): Promise<Identity> => {
-    const identity = await authenticate(request);
+export function customAuthenticator(authenticate: AuthenticateFn): QuickAuthenticate {
+  const refuse = (identity: Identity | null): Identity => {
     if (!identity) throw unauthorized('authentication failed', 'token_invalid');
     return identity;
   };
+  return (request) => {
+    const answer = authenticate(request);
+    return isPromise(answer) ? answer.then(refuse) : refuse(answer);
+  };
+}
+
+export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }

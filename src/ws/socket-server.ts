@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { SessionMessage, SessionIdentity } from '../actors/session.ts';
 import type { ActorRef } from '../actors/runtime.ts';
 import type { SocketHandle, TopicPublisher } from '../actors/socket-handle.ts';
-import type { AuthRequest, Identity } from '../auth/authenticator.ts';
+import { isPromise, type AuthRequest, type Identity } from '../auth/authenticator.ts';
 import { ChatError } from '../chat/errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { CLOSE, parseCommand } from './native-protocol.ts';
@@ -22,10 +22,11 @@ export interface SocketServerDeps {
   logger: Logger;
   metrics: Metrics;
   limits: SocketLimits;
-  authenticate(request: AuthRequest): Promise<Identity>;
-  /** The display name of an authenticated user; rejects when the account is gone. */
-  nickname(identity: Identity): Promise<string>;
-  openSession(identity: SessionIdentity, socket: SocketHandle): ActorRef<SessionMessage>;
+  /** Decides the upgrade; throwing a 401 ChatError refuses it. A promise is settled after the upgrade. */
+  authenticate(request: AuthRequest): Identity | Promise<Identity>;
+  /** The checks that need I/O (revocation, the account), run once the socket is open. */
+  admit(identity: Identity): Promise<SessionIdentity>;
+  openSession(socket: SocketHandle, admission: Promise<SessionIdentity>): ActorRef<SessionMessage>;
   tell(session: ActorRef<SessionMessage>, message: SessionMessage): void;
 }
 
@@ -45,8 +46,11 @@ class Connection implements SocketHandle {
   ws: WebSocket<UserData> | undefined;
   session: ActorRef<SessionMessage> | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
+  /** Known at the upgrade for flametalk's tokens, once admitted for a host's asynchronous auth. */
+  identity: Identity | undefined;
+  admission!: Promise<SessionIdentity>;
 
-  constructor(readonly identity: SessionIdentity, readonly bucket: TokenBucket) {}
+  constructor(readonly bucket: TokenBucket) {}
 
   get isOpen(): boolean {
     return this.ws !== undefined;
@@ -104,7 +108,9 @@ export class SocketServer implements TopicPublisher {
     const { limits, logger } = deps;
     this.app = this.uws.App();
     this.app.ws<UserData>('/ws', {
-      maxPayloadLength: limits.maxFrameBytes,
+      // uWS drops an oversized frame's connection without a close frame (1006); reading up to 4x
+      // the limit lets the server answer the SPEC's 1009, and anything larger is still cut off.
+      maxPayloadLength: limits.maxFrameBytes * 4,
       maxBackpressure: limits.maxBufferedBytes,
       // A client that cannot keep up is cut off instead of growing the server's memory.
       closeOnBackpressureLimit: 1,
@@ -142,10 +148,10 @@ export class SocketServer implements TopicPublisher {
   }
 
   /** Closes the sockets matching `predicate` with `code` (sign-out, revocation). */
-  closeWhere(predicate: (identity: SessionIdentity) => boolean, code: number, reason: string): number {
+  closeWhere(predicate: (identity: Identity) => boolean, code: number, reason: string): number {
     let closed = 0;
     for (const connection of this.connections.values()) {
-      if (predicate(connection.identity)) {
+      if (connection.identity && predicate(connection.identity)) {
         connection.end(code, reason);
         closed++;
       }
@@ -174,31 +180,36 @@ export class SocketServer implements TopicPublisher {
     }
   }
 
+  /**
+   * Decided synchronously, inside the upgrade callback: uWebSockets.js 20.30 mishandles an
+   * upgrade made after an await (corked, about one socket in a few hundred is opened and closed
+   * again at once while its client sees a live socket; uncorked, it warns on every upgrade).
+   * So tokens are verified here without I/O and the checks that need I/O run right after open.
+   */
   private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
-    const key = req.getHeader('sec-websocket-key');
-    const protocol = req.getHeader('sec-websocket-protocol');
-    const extensions = req.getHeader('sec-websocket-extensions');
-    const request = upgradeRequest(req);
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
     if (this.draining) return refuse(res, '503 Service Unavailable', 'draining', 'server draining, connect to another node');
-
-    void (async () => {
-      try {
-        const identity = await this.deps.authenticate(request);
-        const nickname = await this.deps.nickname(identity);
-        if (aborted) return;
-        const connection = new Connection({ ...identity, nickname }, new TokenBucket(this.deps.limits.rateLimitPerSecond, this.deps.limits.rateLimitBurst));
-        res.cork(() => res.upgrade<UserData>({ connection }, key, protocol, extensions, context));
-      } catch (error) {
-        if (aborted) return;
-        if (error instanceof ChatError && error.status === 401) return refuse(res, '401 Unauthorized', error.code, error.message);
-        this.deps.logger.error({ err: error }, 'WebSocket upgrade failed');
-        refuse(res, '503 Service Unavailable', 'unavailable', 'try again');
-      }
-    })();
+    let outcome: Identity | Promise<Identity>;
+    try {
+      outcome = this.deps.authenticate(upgradeRequest(req));
+    } catch (error) {
+      if (error instanceof ChatError && error.status === 401) return refuse(res, '401 Unauthorized', error.code, error.message);
+      this.deps.logger.error({ err: error }, 'WebSocket authentication failed');
+      return refuse(res, '503 Service Unavailable', 'unavailable', 'try again');
+    }
+    const connection = new Connection(new TokenBucket(this.deps.limits.rateLimitPerSecond, this.deps.limits.rateLimitBurst));
+    if (!isPromise(outcome)) connection.identity = outcome;
+    connection.admission = Promise.resolve(outcome).then((identity) => {
+      connection.identity = identity;
+      return this.deps.admit(identity);
+    });
+    connection.admission.then((identity) => this.armExpiry(connection, identity), () => undefined);
+    res.upgrade<UserData>(
+      { connection },
+      req.getHeader('sec-websocket-key'),
+      req.getHeader('sec-websocket-protocol'),
+      req.getHeader('sec-websocket-extensions'),
+      context,
+    );
   }
 
   private open(ws: WebSocket<UserData>): void {
@@ -206,18 +217,24 @@ export class SocketServer implements TopicPublisher {
     connection.ws = ws;
     this.connections.set(connection.connectionId, connection);
     this.deps.metrics.connections.inc();
-    connection.session = this.deps.openSession(connection.identity, connection);
-    const { expiresAt } = connection.identity;
-    if (expiresAt !== undefined) {
-      const left = Math.max(0, expiresAt - Date.now());
-      connection.expiryTimer = setTimeout(() => connection.end(CLOSE.tokenInvalid, 'access token expired'), Math.min(left, 2 ** 31 - 1));
-      connection.expiryTimer.unref();
-    }
+    connection.session = this.deps.openSession(connection, connection.admission);
+  }
+
+  /** Closes the socket with 4001 when its credential expires. */
+  private armExpiry(connection: Connection, identity: Identity): void {
+    if (identity.expiresAt === undefined || !connection.isOpen) return;
+    const left = Math.max(0, identity.expiresAt - Date.now());
+    connection.expiryTimer = setTimeout(() => connection.end(CLOSE.tokenInvalid, 'access token expired'), Math.min(left, 2 ** 31 - 1));
+    connection.expiryTimer.unref();
   }
 
   private message(ws: WebSocket<UserData>, data: ArrayBuffer, isBinary: boolean): void {
     const { connection } = ws.getUserData();
     const receivedAt = performance.now();
+    if (data.byteLength > this.deps.limits.maxFrameBytes) {
+      this.deps.metrics.framesRejected.labels('too_large').inc();
+      return connection.end(CLOSE.tooLarge, 'frame too large');
+    }
     if (!connection.bucket.take()) {
       this.deps.metrics.framesRejected.labels('rate_limited').inc();
       return connection.end(CLOSE.rateLimited, 'rate limit exceeded');
