@@ -31,6 +31,8 @@ interface Window {
 
 interface NotifierState {
   windows: Map<string, Window>;
+  /** Recently pushed message ids: the bus delivers at least once, a phone should buzz once. */
+  pushed: Set<string>;
   flushTimer?: NodeJS.Timeout;
 }
 
@@ -90,6 +92,9 @@ export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
     const now = Date.now();
     const outgoing: PushNotification[] = [];
     for (const message of messages) {
+      if (state.pushed.has(message.messageId)) continue;
+      state.pushed.add(message.messageId);
+      if (state.pushed.size > 10_000) state.pushed.delete(state.pushed.values().next().value!);
       const absent = await absentMembers(message.roomId, message.senderId);
       if (absent.length === 0) continue;
       for (const token of await deps.store.deviceTokens(absent)) {
@@ -125,7 +130,7 @@ export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
 
   let self: ActorRef<NotifierMessage>;
   const behavior: Behavior<NotifierState, NotifierMessage> = {
-    initialState: () => ({ windows: new Map() }),
+    initialState: () => ({ windows: new Map(), pushed: new Set() }),
     onCrash: 'resume',
     async receive(state, message) {
       if (message.type === 'flush') {

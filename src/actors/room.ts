@@ -121,6 +121,8 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
   const onEvent = (state: RoomState, event: RoomEvent): void => {
     switch (event.kind) {
       case 'message':
+        // The bus delivers at least once; a redelivered message must not reach sockets twice.
+        if (state.recent.some((m) => m.messageId === event.message.messageId)) return;
         state.recent.push(event.message);
         if (state.recent.length > deps.recoveryLimit) state.recent.splice(0, state.recent.length - deps.recoveryLimit);
         fanOut(state, { type: 'message', roomId, message: messageDto(event.message) }, event.origin);

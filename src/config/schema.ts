@@ -58,6 +58,10 @@ export const SETTINGS = {
   cassandraLocalDataCenter: { env: 'CASSANDRA_LOCAL_DC', type: 'string', default: 'datacenter1', minLength: 1, description: 'Local data center of the Cassandra driver' },
   cassandraReplicationFactor: positive('CASSANDRA_REPLICATION_FACTOR', 1, 'Replication factor of the keyspace when it is created'),
   fcmServiceAccount: { env: 'FCM_SERVICE_ACCOUNT', type: 'string', minLength: 1, description: 'Path to a Firebase service-account JSON: pushes go through FCM. Unset: pushes are logged' },
+  fcmLoopbackPort: {
+    env: 'FCM_LOOPBACK_PORT', type: 'integer', minimum: 1, maximum: 65535,
+    description: 'Send FCM traffic to an FCM-compatible server on 127.0.0.1 at this port instead of Google (air-gapped setups, tests)',
+  },
 
   jwtSecret: {
     env: 'JWT_SECRET', type: 'string', minLength: 32, secret: true,

@@ -51,6 +51,8 @@ async function check(probe: () => Promise<unknown>): Promise<string> {
  */
 export async function openPorts(config: Config, nodeName: string, logger: Logger, given: Partial<Ports> = {}): Promise<OpenedPorts> {
   const closers: Array<() => Promise<unknown>> = [];
+  /** Drivers opened here, closed only if a later one fails to open (afterwards the server closes them). */
+  const openedDrivers: Array<{ close(): Promise<void> }> = [];
   const probes: Record<string, () => Promise<unknown>> = {};
   let nodeId = config.nodeId;
   try {
@@ -82,6 +84,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
         localDataCenter: config.cassandraLocalDataCenter, replicationFactor: config.cassandraReplicationFactor, logger,
       });
       const store = given.store;
+      openedDrivers.push(store);
       probes.cassandra = () => store.ping();
     }
     if (config.kafkaBrokers && !given.bus) {
@@ -91,13 +94,19 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
         replicationFactor: config.kafkaReplicationFactor, clientId: `flametalk-${nodeName}`, nodeId: nodeName, logger,
       });
       const bus = given.bus;
+      openedDrivers.push(bus);
       probes.kafka = () => bus.lag();
     }
     if (config.fcmServiceAccount && !given.pusher) {
       const { FcmPusher } = await import('./fcm/pusher.ts');
-      given.pusher = new FcmPusher({ serviceAccountPath: config.fcmServiceAccount });
+      const { LoopbackAgent } = await import('./fcm/loopback-agent.ts');
+      given.pusher = new FcmPusher({
+        serviceAccountPath: config.fcmServiceAccount,
+        ...(config.fcmLoopbackPort ? { httpAgent: new LoopbackAgent(config.fcmLoopbackPort) } : {}),
+      });
     }
   } catch (error) {
+    for (const driver of openedDrivers.reverse()) await driver.close().catch(() => undefined);
     for (const close of closers.reverse()) await close().catch(() => undefined);
     throw error;
   }

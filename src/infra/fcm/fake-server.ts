@@ -1,9 +1,9 @@
 import { generateKeyPair, randomUUID, verify } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Agent, type RequestOptions } from 'node:https';
+import type { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { connect, type Socket } from 'node:net';
+import { LoopbackAgent } from './loopback-agent.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,21 +58,6 @@ export interface FakeFcm {
   close(): Promise<void>;
 }
 
-/** Sends every connection to the fake's port, whatever host (oauth2/fcm.googleapis.com) is asked
- *  for. Exported for a fake running in another process: `new LoopbackAgent(itsPort)`. */
-export class LoopbackAgent extends Agent {
-  constructor(private readonly port: number) {
-    // The legacy transport fires a whole batch at once. Measured on 2 CPUs, a warm 500-message
-    // batch took 30-45 ms through 1 to 32 keep-alive sockets and ~75 ms through an unbounded pool
-    // (500 connections): the fake answers at once, so a few sockets are enough.
-    super({ keepAlive: true, maxSockets: 8 });
-  }
-
-  override createConnection(_options: RequestOptions): Socket {
-    return connect(this.port, '127.0.0.1');
-  }
-}
-
 const fcmError = (code: number, status: string, errorCode: string, message: string) => ({
   error: {
     code,
@@ -94,6 +79,8 @@ interface WireMessage {
   android?: Record<string, unknown>;
   apns?: Record<string, unknown>;
 }
+
+export { LoopbackAgent };
 
 export async function startFakeFcm(options: { projectId?: string } = {}): Promise<FakeFcm> {
   const projectId = options.projectId ?? 'flametalk-local';
