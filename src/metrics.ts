@@ -18,6 +18,14 @@ export class Metrics {
       this.busLag.set(await this.busLagProbe().catch(() => Number.NaN));
     },
   });
+  /** Asked at scrape time: the sum of every socket's outbound buffer. */
+  bufferedBytesProbe: () => number = () => 0;
+  readonly bufferedBytes = new Gauge({
+    name: 'flametalk_outbound_buffered_bytes', help: 'Bytes queued for slow clients across all sockets', registers: [this.registry],
+    collect: () => {
+      this.bufferedBytes.set(this.bufferedBytesProbe());
+    },
+  });
   readonly sendLatency = new Histogram({
     name: 'flametalk_send_ack_seconds', help: 'From a send frame to its ack (durable on the bus)',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],

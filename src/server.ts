@@ -150,6 +150,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     });
 
     metrics.busLagProbe = () => bus.lag();
+    metrics.bufferedBytesProbe = () => sockets.bufferedBytes();
 
     const http = await buildHttpApp({
       accounts, rooms, messages, presence, store, authenticate, metrics, logger,

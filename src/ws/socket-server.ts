@@ -147,6 +147,13 @@ export class SocketServer implements TopicPublisher {
     return this.connections.size;
   }
 
+  /** Outbound bytes waiting in uWS for slow clients, summed over all sockets. */
+  bufferedBytes(): number {
+    let total = 0;
+    for (const connection of this.connections.values()) total += connection.ws?.getBufferedAmount() ?? 0;
+    return total;
+  }
+
   /** Closes the sockets matching `predicate` with `code` (sign-out, revocation). */
   closeWhere(predicate: (identity: Identity) => boolean, code: number, reason: string): number {
     let closed = 0;

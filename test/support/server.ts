@@ -24,16 +24,12 @@ export interface TestUser {
   refreshToken: string;
 }
 
-/** A running flametalk node on free ports, with a small HTTP client for its API. */
-export class TestNode {
-  constructor(readonly server: ChatServer) {}
+/** A small client for the HTTP API of one node (in-process or a separate process) at `baseUrl`. */
+export class ApiClient {
+  constructor(private readonly base: string | (() => string)) {}
 
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.server.addresses.httpPort}`;
-  }
-
-  get wsUrl(): string {
-    return `ws://127.0.0.1:${this.server.addresses.wsPort}/ws`;
+    return typeof this.base === 'string' ? this.base : this.base();
   }
 
   async request<T = any>(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string } = {}): Promise<ApiResponse<T>> {
@@ -75,6 +71,17 @@ export class TestNode {
     const response = await this.request('POST', '/api/chatroom', { token: owner.accessToken, body: { users: others.map((u) => u.userId), ...extra } });
     if (response.status !== 201) throw new Error(`room creation failed: ${response.status} ${response.body.message}`);
     return response.body.data.roomId;
+  }
+}
+
+/** A running flametalk node on free ports, with a small HTTP client for its API. */
+export class TestNode extends ApiClient {
+  constructor(readonly server: ChatServer) {
+    super(() => `http://127.0.0.1:${server.addresses.httpPort}`);
+  }
+
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.server.addresses.wsPort}/ws`;
   }
 
   stop(): Promise<void> {

@@ -6,7 +6,7 @@ export type Frame = Record<string, any>;
 export class TestSocket {
   readonly frames: Frame[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
-  private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void; from: number }> = [];
+  private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void; reject: (e: Error) => void }> = [];
   private refs = 0;
 
   private constructor(readonly ws: WebSocket) {
@@ -19,7 +19,11 @@ export class TestSocket {
         return false;
       });
     });
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
+      // Nothing more will arrive: whoever waits for a frame learns it now, not at its timeout.
+      for (const waiter of this.waiters.splice(0)) waiter.reject(new Error(`socket closed (${code}) before the frame arrived`));
+      resolve({ code, reason: reason.toString() });
+    }));
   }
 
   /** Connects with a bearer header (or `?access_token=` when `via` is 'query'); rejects with the HTTP status on a refused upgrade. */
@@ -57,6 +61,7 @@ export class TestSocket {
       if (found) return Promise.resolve(found);
     }
     return new Promise((resolve, reject) => {
+      if (this.ws.readyState === this.ws.CLOSED) return reject(new Error(`socket closed before ${what} arrived`));
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== done);
         reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.frames.slice(-5))}`));
@@ -65,7 +70,11 @@ export class TestSocket {
         clearTimeout(timer);
         resolve(f);
       };
-      this.waiters.push({ match, resolve: done, from: this.frames.length });
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      this.waiters.push({ match, resolve: done, reject: fail });
     });
   }
 
