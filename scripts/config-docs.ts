@@ -1,8 +1,8 @@
-// `npm run docs`: rewrites the README's configuration table from src/config/schema.ts.
+// `npm run docs`: rewrites the generated parts of README.md (configuration table, Cassandra schema).
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withConfigTable } from '../src/config/docs.ts';
+import { readmeWithGeneratedParts } from './readme.ts';
 
 const readme = join(import.meta.dirname, '..', 'README.md');
-await writeFile(readme, withConfigTable(await readFile(readme, 'utf8')));
-console.error('README.md configuration table updated');
+await writeFile(readme, readmeWithGeneratedParts(await readFile(readme, 'utf8')));
+console.error('README.md: configuration table and schema updated');

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { withConfigTable } from '../src/config/docs.ts';
+import { readmeWithGeneratedParts } from '../scripts/readme.ts';
 import { ConfigError, isClusterMode, loadConfig } from '../src/config/load.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -58,9 +58,9 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({}, { httpPort: -1 }), /HTTP_PORT \(httpPort\)/);
   });
 
-  it('keeps the README configuration table generated from the schema', async () => {
+  it('keeps the README configuration table and Cassandra schema generated from the code', async () => {
     const readme = await readFile(join(root, 'README.md'), 'utf8');
-    assert.equal(readme, withConfigTable(readme), 'README table is stale: run `npm run docs`');
+    assert.equal(readme, readmeWithGeneratedParts(readme), 'README is stale: run `npm run docs`');
   });
 
   it('exits non-zero with the message when started with a bad value', async () => {

@@ -19,10 +19,15 @@ export function configTable(): string {
   return ['| variable | option | type | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
-/** Puts a fresh table between the markers of a README text. */
+/** Replaces what stands between two marker lines of a README text. */
+export function between(readme: string, startMarker: string, endMarker: string, content: string): string {
+  const start = readme.indexOf(startMarker);
+  const end = readme.indexOf(endMarker);
+  if (start < 0 || end < start) throw new Error(`README has no ${startMarker} ... ${endMarker} markers`);
+  return `${readme.slice(0, start + startMarker.length)}\n${content}\n${readme.slice(end)}`;
+}
+
+/** Puts a fresh configuration table into a README text. */
 export function withConfigTable(readme: string): string {
-  const start = readme.indexOf(TABLE_START);
-  const end = readme.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new Error('README has no configuration table markers');
-  return `${readme.slice(0, start + TABLE_START.length)}\n${configTable()}\n${readme.slice(end)}`;
+  return between(readme, TABLE_START, TABLE_END, configTable());
 }
