@@ -49,7 +49,6 @@ interface SessionState {
  */
 export function spawnSession(socket: SocketHandle, admission: Promise<SessionIdentity>, deps: SessionDeps): ActorRef<SessionMessage> {
   const { connectionId } = socket;
-  const log = deps.logger.child({ connectionId });
 
   const send = (frame: ServerFrame): void => socket.send(JSON.stringify(frame));
   const fail = (ref: string | undefined, code: string, message: string): void => {
@@ -64,7 +63,7 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
       state.identity = await admission;
     } catch (error) {
       const revoked = error instanceof ChatError && error.code === 'token_revoked';
-      if (!(error instanceof ChatError)) log.error({ err: error }, 'admitting a connection failed');
+      if (!(error instanceof ChatError)) deps.logger.error({ err: error, connectionId }, 'admitting a connection failed');
       socket.end(revoked ? CLOSE.revoked : error instanceof ChatError ? CLOSE.tokenInvalid : CLOSE.internal, error instanceof ChatError ? error.message : 'try again');
     }
   }

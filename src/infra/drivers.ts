@@ -92,6 +92,10 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       given.bus = await KafkaBus.connect({
         brokers: config.kafkaBrokers, topic: config.kafkaTopic, partitions: config.kafkaPartitions,
         replicationFactor: config.kafkaReplicationFactor, clientId: `flametalk-${nodeName}`, nodeId: nodeName, logger,
+        // Consumer groups are named after the topic: deployments that share a Kafka cluster but not a
+        // topic must not share the persister and notifier groups (a group's leader assigns only its
+        // own topic's partitions, so the other deployment's members would get none of theirs).
+        groupPrefix: `${config.kafkaTopic}.`,
       });
       const bus = given.bus;
       openedDrivers.push(bus);
