@@ -19,7 +19,7 @@ import { unauthorized } from './chat/errors.ts';
 import { MessageService } from './chat/messages.ts';
 import type { RoomEvent } from './chat/model.ts';
 import { persister } from './chat/persister.ts';
-import { PresenceKeeper } from './chat/presence-keeper.ts';
+import { PresenceKeeper, presenceLeaseFor } from './chat/presence-keeper.ts';
 import { RoomService } from './chat/rooms.ts';
 import { SnowflakeGenerator } from './chat/snowflake.ts';
 import { isClusterMode, loadConfig } from './config/load.ts';
@@ -131,7 +131,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       events.emit('roomEvent', event);
     }));
 
-    const keeper = new PresenceKeeper(presence, bus, config.presenceLeaseMs, () => directory.broadcast({ type: 'reenter' }), logger);
+    const keeper = new PresenceKeeper(presence, bus, presenceLeaseFor(config.presenceLeaseMs), () => directory.broadcast({ type: 'reenter' }), logger);
     keeper.start();
 
     socketServer = new SocketServer({

@@ -29,7 +29,7 @@ export interface OpenResult {
   failed: number;
   /** Failure kinds (HTTP status of a refused upgrade, error code) → count. */
   failures: Record<string, number>;
-  /** Monotonic clock (performance.timeOrigin + now), ms: comparable across processes of this host. */
+  /** process.hrtime (CLOCK_MONOTONIC), ms: comparable across processes of this host. */
   startedAt: number;
   connectedAt: number;
   joinedAt: number;
@@ -41,7 +41,7 @@ export interface LoadRequest {
   /** Messages per second over all senders. */
   rate: number;
   durationMs: number;
-  /** How long to wait after the window for deliveries still in flight. */
+  /** Longest wait after the window for deliveries still in flight (it ends after 2 s without any). */
   drainMs: number;
   /** Length of each message's contents (the timestamp marker included). */
   contentBytes: number;
@@ -63,6 +63,8 @@ export interface LoadResult {
   ackLatency: LatencySummary;
   /** CPU seconds this generator process used during the call. */
   generatorCpuSeconds: number;
+  /** …of which in the kernel (receiving over loopback). */
+  generatorSystemSeconds: number;
   /** Per-client events seen during the call. */
   events: Record<string, number>;
 }

@@ -37,6 +37,14 @@ export interface PinnedOptions {
 /** Lines that look like pino warnings/errors or stack traces, kept for the report. */
 const notable = (line: string): boolean => (line.startsWith('{') ? /"level":(40|50|60)\b/.test(line) : /error|warn|exception/i.test(line));
 
+/** Every process this harness started and that has not exited yet. */
+const running = new Set<PinnedProcess>();
+
+/** Kills what this harness started (on Ctrl-C): servers and generators never outlive a run. */
+export function killAll(): void {
+  for (const proc of running) proc.child.kill('SIGKILL');
+}
+
 export class PinnedProcess {
   readonly pid: number;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -58,7 +66,9 @@ export class PinnedProcess {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => this.onLine(line));
     }
+    running.add(this);
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      running.delete(this);
       this.exitInfo = { code, signal };
       resolve(this.exitInfo);
     }));
@@ -111,7 +121,7 @@ export class PinnedProcess {
       await this.exited;
       clearTimeout(timer);
     }
-    this.log?.end();
+    if (this.log && !this.log.writableEnded) this.log.end();
     return this.exitInfo!;
   }
 }

@@ -26,7 +26,8 @@ export type RoomMessage =
   | { type: 'send'; connectionId: string; sender: Sender; ref?: string; clientMsgId: string; messageType: 'TALK' | 'FILE'; contents: string; fileUrl?: string; startedAt: number }
   | { type: 'typing'; connectionId: string; userId: UserId }
   | { type: 'read'; connectionId: string; userId: UserId; messageId: MessageId }
-  | { type: 'event'; event: RoomEvent }
+  /** Bus events for this room, in bus order. */
+  | { type: 'events'; events: RoomEvent[] }
   /** This node's presence lease lapsed: enter every local member again. */
   | { type: 'reenter' }
   | { type: 'idle' };
@@ -208,8 +209,8 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
           }
           return state;
         }
-        case 'event':
-          onEvent(state, message.event);
+        case 'events':
+          for (const event of message.events) onEvent(state, event);
           return state;
         case 'reenter':
           for (const member of state.members.values()) {

@@ -3,6 +3,16 @@ import type { RoomEventBus } from '../infra/ports/bus.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
 
 /**
+ * The lease a node writes its presence entries with, given the configured bound (PRESENCE_LEASE_MS)
+ * on how long a dead node's entries may outlive it. They expire at most one lease after the node's
+ * last renewal, and a live node sweeps every third of a lease: half the bound as the lease keeps
+ * the total (two thirds of the bound) within it, with room for late timers and round trips.
+ */
+export function presenceLeaseFor(boundMs: number): number {
+  return Math.floor(boundMs / 2);
+}
+
+/**
  * Keeps this node's presence lease alive and clears the entries of nodes that died: every third
  * of the lease it renews, re-enters local sessions if the lease had lapsed, and sweeps, telling
  * the rooms about users who vanished with a dead node.

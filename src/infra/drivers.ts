@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
+import { presenceLeaseFor } from '../chat/presence-keeper.ts';
 import { MAX_NODE_ID } from '../chat/snowflake.ts';
 import { MemoryBus } from './memory/bus.ts';
 import { MemoryDedup } from './memory/dedup.ts';
@@ -66,7 +67,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       const subscriber = client.duplicate();
       closers.push(() => subscriber.quit());
       const prefix = config.redisPrefix;
-      given.presence ??= new RedisPresenceStore(client, { nodeId: nodeName, leaseMs: config.presenceLeaseMs, prefix });
+      given.presence ??= new RedisPresenceStore(client, { nodeId: nodeName, leaseMs: presenceLeaseFor(config.presenceLeaseMs), prefix });
       if (!given.tokens) {
         const tokens = new RedisTokenStore(client, subscriber, { prefix });
         await tokens.subscribed;
@@ -116,7 +117,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
   }
 
   const ports: Ports = {
-    presence: given.presence ?? new MemoryPresenceStore({ nodeId: nodeName, leaseMs: config.presenceLeaseMs }),
+    presence: given.presence ?? new MemoryPresenceStore({ nodeId: nodeName, leaseMs: presenceLeaseFor(config.presenceLeaseMs) }),
     bus: given.bus ?? new MemoryBus(),
     store: given.store ?? new MemoryStore(),
     tokens: given.tokens ?? new MemoryTokenStore(),

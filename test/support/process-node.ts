@@ -185,8 +185,8 @@ export class ProcessCluster {
   }
 
   /** Starts several nodes at once (they race to create the topic and keyspace, as a real rollout would). */
-  startAll(names: string[], env: Record<string, string> = {}): Promise<ProcessNode[]> {
-    return Promise.all(names.map((name) => this.start(name, env)));
+  startAll<const Names extends readonly string[]>(names: Names, env: Record<string, string> = {}): Promise<{ -readonly [K in keyof Names]: ProcessNode }> {
+    return Promise.all(names.map((name) => this.start(name, env))) as Promise<{ -readonly [K in keyof Names]: ProcessNode }>;
   }
 
   /** Stops every node (SIGKILL for any that does not stop) and drops what the cluster made. Never throws. */
@@ -267,4 +267,72 @@ export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/**
+ * Sends messages on one socket at a steady pace until stopped, and records what came back: an ack
+ * or an error frame per send (matched by ref, so an answer arriving late is still counted). Sends
+ * `${prefix}-${n}` with that as clientMsgId too.
+ */
+export class ContinuousSender {
+  /** Contents of every send issued, in order. */
+  readonly issued: string[] = [];
+  /** Acked sends by contents: the message id and when the ack arrived (performance.now()). */
+  readonly acks = new Map<string, { messageId: string; at: number }>();
+  /** Sends answered with an error frame, by contents. */
+  readonly errors = new Map<string, Record<string, any>>();
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    readonly socket: { send(frame: Record<string, unknown>): void; ws: { readyState: number; OPEN: number; on(event: 'message', listener: (data: Buffer) => void): unknown } },
+    readonly roomId: string,
+    readonly prefix: string,
+    readonly options: { everyMs?: number; maxInFlight?: number } = {},
+  ) {
+    socket.ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Record<string, any>;
+      if (typeof frame.ref !== 'string' || !frame.ref.startsWith(`${prefix}-`)) return;
+      if (frame.type === 'ack') this.acks.set(frame.ref, { messageId: frame.messageId, at: performance.now() });
+      else if (frame.type === 'error') this.errors.set(frame.ref, frame);
+    });
+  }
+
+  get open(): boolean {
+    return this.socket.ws.readyState === this.socket.ws.OPEN;
+  }
+
+  /** Sends neither acked nor refused yet. */
+  get inFlight(): number {
+    return this.issued.length - this.acks.size - this.errors.size;
+  }
+
+  /** Message ids of every acked send. */
+  ackedIds(): string[] {
+    return [...this.acks.values()].map((ack) => ack.messageId);
+  }
+
+  start(): this {
+    this.loop ??= (async () => {
+      const everyMs = this.options.everyMs ?? 20;
+      const maxInFlight = this.options.maxInFlight ?? 100;
+      while (!this.stopping && this.open) {
+        if (this.inFlight < maxInFlight) {
+          const contents = `${this.prefix}-${this.issued.length}`;
+          this.issued.push(contents);
+          this.socket.send({ type: 'send', ref: contents, roomId: this.roomId, clientMsgId: contents, messageType: 'TALK', contents });
+        }
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+      }
+    })();
+    return this;
+  }
+
+  /** Stops sending; waits (up to `settleMs`) until every send has its answer or the socket is gone. */
+  async stop(settleMs = 45_000): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+    const deadline = Date.now() + settleMs;
+    while (this.inFlight > 0 && this.open && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

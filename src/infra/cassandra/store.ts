@@ -134,6 +134,9 @@ export class CassandraStore implements ChatStore {
         serialConsistency: cassandra.types.consistencies.localSerial,
       },
       encoding: { useBigIntAsLong: true },
+      // The driver's default backoff doubles up to 10 minutes: after an outage of a minute or two a
+      // node would go on failing for minutes once Cassandra is back. Tries every 10 s at most instead.
+      policies: { reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(1_000, 10_000, false) },
     });
     // The driver only emits 'log' events (it never prints); forward what an operator must see.
     if (logger) {

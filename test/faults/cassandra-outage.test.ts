@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startBackend, stopBackend } from '../../scripts/backends/index.ts';
+import { ContinuousSender, ProcessCluster, duplicates, fullHistory, type ProcessNode } from '../support/process-node.ts';
+import type { TestUser } from '../support/server.ts';
+import { sleep, waitFor } from '../support/wait.ts';
+import { TestSocket } from '../support/ws-client.ts';
+
+/**
+ * Cassandra goes away for 10 s while clients on two nodes send. The bus holds every message, so
+ * sends are still acked and delivered live; history catches up once Cassandra is back, each
+ * message once.
+ */
+describe('a 10 s Cassandra outage under traffic', { timeout: 420_000 }, () => {
+  const OUTAGE_MS = 10_000;
+  let cluster: ProcessCluster;
+  let a: ProcessNode;
+  let b: ProcessNode;
+  let ann: TestUser;
+  let bob: TestUser;
+  let roomId: string;
+  const sockets: TestSocket[] = [];
+
+  before(async () => {
+    cluster = new ProcessCluster({ RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000' });
+    [a, b] = await cluster.startAll(['A', 'B']);
+    [ann, bob] = await Promise.all([a.signUp('Ann'), b.signUp('Bob')]);
+    roomId = await a.createRoom(ann, [bob]);
+  });
+
+  after(async () => {
+    for (const socket of sockets) socket.ws.terminate();
+    // Whatever happened, Cassandra is back for whoever runs next.
+    await startBackend('cassandra', { log: () => undefined });
+    await cluster?.cleanup();
+  }, { timeout: 300_000 });
+
+  it('keeps acking and delivering sends, and history catches up afterwards without duplicates', async (t) => {
+    const annOnA = await TestSocket.connect(a.wsUrl, ann.accessToken);
+    const bobOnB = await TestSocket.connect(b.wsUrl, bob.accessToken);
+    sockets.push(annOnA, bobOnB);
+    await annOnA.join(roomId);
+    await bobOnB.join(roomId);
+    const senders = [new ContinuousSender(annOnA, roomId, 'ann', { everyMs: 20 }), new ContinuousSender(bobOnB, roomId, 'bob', { everyMs: 20 })];
+    for (const sender of senders) sender.start();
+    await waitFor(() => senders.every((s) => s.acks.size >= 30), 'traffic flowing before the outage', 30_000);
+
+    await stopBackend('cassandra', { log: (line) => t.diagnostic(line) });
+    const down = performance.now();
+    const issuedWhenDown = senders.map((s) => s.issued.length);
+    const readiness = await a.request('GET', '/readyz');
+    assert.equal(readiness.status, 503, 'not ready without Cassandra');
+    assert.match(JSON.stringify(readiness.body), /cassandra/);
+
+    // While Cassandra is away: sends issued now are acked, and reach the other node live.
+    const ackedSince = (sender: ContinuousSender, from: number) => sender.issued.slice(from).filter((c) => sender.acks.has(c));
+    await waitFor(() => senders.every((s, i) => ackedSince(s, issuedWhenDown[i]!).length >= 50), 'sends acked during the outage', 30_000, 50);
+    const annDuringOutage = new Set(ackedSince(senders[0]!, issuedWhenDown[0]!));
+    await waitFor(() => bobOnB.of('message', roomId).filter((f) => annDuringOutage.has(f.message.contents)).length === annDuringOutage.size, 'ann\'s messages from the outage delivered to bob on B', 30_000);
+    // The outage lasts its 10 s (the traffic goes on meanwhile).
+    await sleep(Math.max(0, OUTAGE_MS - (performance.now() - down)));
+    const issuedWhenBack = senders.map((s) => s.issued.length);
+    for (const [i, sender] of senders.entries()) {
+      const during = sender.issued.slice(issuedWhenDown[i], issuedWhenBack[i]);
+      assert.deepEqual(during.filter((c) => sender.errors.has(c)).map((c) => sender.errors.get(c)), [], `no send of ${sender.prefix} refused during the outage`);
+      t.diagnostic(`${sender.prefix}: ${during.filter((c) => sender.acks.has(c)).length} of ${during.length} sends during the outage acked`);
+    }
+
+    const t0 = performance.now();
+    await startBackend('cassandra', { log: (line) => t.diagnostic(line) });
+    const back = performance.now();
+    t.diagnostic(`Cassandra down ${((t0 - down) / 1000).toFixed(1)} s, then ${((back - t0) / 1000).toFixed(1)} s to start again`);
+    for (const sender of senders) await sender.stop();
+    for (const sender of senders) {
+      assert.ok(sender.open, `${sender.prefix}'s socket stayed open`);
+      assert.equal(sender.inFlight, 0, `every send of ${sender.prefix} answered`);
+      assert.deepEqual([...sender.errors.values()], [], `no send of ${sender.prefix} refused`);
+    }
+
+    const acked = senders.flatMap((s) => s.ackedIds());
+    const history = await waitFor(async () => {
+      const messages = await fullHistory(b, bob, roomId);
+      const ids = new Set(messages.map((m) => m.messageId as string));
+      return acked.every((id) => ids.has(id)) ? messages : undefined;
+    }, 'history to catch up with every acked message', 120_000, 500);
+    t.diagnostic(`history caught up ${((performance.now() - back) / 1000).toFixed(1)} s after Cassandra was back: ${acked.length} messages`);
+    const ids = history.map((m) => m.messageId as string);
+    assert.deepEqual(duplicates(ids), [], 'each message once in history');
+    assert.equal(ids.length, acked.length, 'nothing but the acked messages');
+    assert.equal((await a.request('GET', '/readyz')).status, 200, 'ready again');
+  });
+});

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startBackend, stopBackend } from '../../scripts/backends/index.ts';
+import { ContinuousSender, ProcessCluster, duplicates, fullHistory, type ProcessNode } from '../support/process-node.ts';
+import type { TestUser } from '../support/server.ts';
+import { waitFor } from '../support/wait.ts';
+import { TestSocket } from '../support/ws-client.ts';
+
+/**
+ * The Kafka broker stops and starts again while clients on two nodes keep sending. A send may be
+ * refused meanwhile (an error frame), but an acknowledged message is never lost, and sending works
+ * again by itself once the broker is back.
+ */
+describe('a Kafka broker restart under traffic', { timeout: 300_000 }, () => {
+  let cluster: ProcessCluster;
+  let a: ProcessNode;
+  let b: ProcessNode;
+  let ann: TestUser;
+  let bob: TestUser;
+  let roomId: string;
+  const sockets: TestSocket[] = [];
+
+  before(async () => {
+    cluster = new ProcessCluster({ RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000' });
+    [a, b] = await cluster.startAll(['A', 'B']);
+    [ann, bob] = await Promise.all([a.signUp('Ann'), b.signUp('Bob')]);
+    roomId = await a.createRoom(ann, [bob]);
+  });
+
+  after(async () => {
+    for (const socket of sockets) socket.ws.terminate();
+    // Whatever happened, the broker is back for whoever runs next.
+    await startBackend('kafka', { log: () => undefined });
+    await cluster?.cleanup();
+  }, { timeout: 180_000 });
+
+  it('acks nothing it then loses, and sends resume by themselves after the broker returns', async (t) => {
+    const annOnA = await TestSocket.connect(a.wsUrl, ann.accessToken);
+    const bobOnB = await TestSocket.connect(b.wsUrl, bob.accessToken);
+    sockets.push(annOnA, bobOnB);
+    await annOnA.join(roomId);
+    await bobOnB.join(roomId);
+    const senders = [new ContinuousSender(annOnA, roomId, 'ann', { everyMs: 20 }), new ContinuousSender(bobOnB, roomId, 'bob', { everyMs: 20 })];
+    for (const sender of senders) sender.start();
+    await waitFor(() => senders.every((s) => s.acks.size >= 30), 'traffic flowing before the restart', 30_000);
+
+    const t0 = performance.now();
+    await stopBackend('kafka', { log: (line) => t.diagnostic(line) });
+    await startBackend('kafka', { log: (line) => t.diagnostic(line) });
+    const back = performance.now();
+    t.diagnostic(`broker away and back in ${(back - t0).toFixed(0)} ms`);
+    const issuedWhenBack = senders.map((s) => s.issued.length);
+
+    // Both keep sending; sends issued after the broker is back get acked without anyone reconnecting.
+    const ackedAfterReturn = (sender: ContinuousSender, from: number) => sender.issued.slice(from).filter((c) => sender.acks.has(c)).length;
+    await waitFor(() => senders.every((s, i) => ackedAfterReturn(s, issuedWhenBack[i]!) >= 20), 'sends issued after the restart to be acked on both nodes', 90_000, 100);
+    t.diagnostic(`sends acked again ${(performance.now() - back).toFixed(0)} ms after the broker was back`);
+    // ...and reach the other node live: ann's new messages at bob on B.
+    const annLater = new Set(senders[0]!.issued.slice(issuedWhenBack[0]!));
+    await waitFor(() => bobOnB.of('message', roomId).some((f) => annLater.has(f.message.contents)), 'ann\'s new messages delivered to bob on the other node', 30_000);
+    for (const sender of senders) await sender.stop();
+    for (const sender of senders) {
+      assert.ok(sender.open, `${sender.prefix}'s socket stayed open through the restart`);
+      assert.equal(sender.inFlight, 0, `every send of ${sender.prefix} answered`);
+      const codes = new Set([...sender.errors.values()].map((e) => e.code));
+      assert.ok([...codes].every((code) => code === 'unavailable'), `refused sends say "unavailable": ${[...codes].join(', ')}`);
+      t.diagnostic(`${sender.prefix}: ${sender.issued.length} sent, ${sender.acks.size} acked, ${sender.errors.size} refused`);
+    }
+
+    const acked = senders.flatMap((s) => s.ackedIds());
+    const history = await waitFor(async () => {
+      const messages = await fullHistory(b, bob, roomId);
+      const ids = new Set(messages.map((m) => m.messageId as string));
+      return acked.every((id) => ids.has(id)) ? messages : undefined;
+    }, 'every acked message in history', 90_000, 250);
+    const ids = history.map((m) => m.messageId as string);
+    assert.deepEqual(duplicates(ids), [], 'each message once in history');
+    // A refused send is not in history under its contents (it may only be there if it was acked after all).
+    const refused = senders.flatMap((s) => [...s.errors.keys()]);
+    const stored = new Set(history.map((m) => m.contents as string));
+    t.diagnostic(`${refused.filter((c) => stored.has(c)).length} of ${refused.length} refused sends are in history anyway`);
+  });
+});
