@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import net, { type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import kafkajs, { type Admin, type Kafka, type KafkaConfig, type Message, type Producer, type RetryOptions } from 'kafkajs';
+import tls from 'node:tls';
+import kafkajs, { type Admin, type ISocketFactory, type Kafka, type KafkaConfig, type Message, type Producer, type RetryOptions } from 'kafkajs';
 import pino, { type Logger } from 'pino';
 import type { RoomEvent } from '../../chat/model.ts';
 import type { BusSubscription, RoomEventBus } from '../ports/bus.ts';
@@ -90,15 +92,19 @@ export class KafkaBus implements RoomEventBus {
     private readonly producer: Producer,
     private readonly options: KafkaBusOptions,
     private readonly logger: Logger,
+    private readonly sockets: Set<Socket>,
   ) {}
 
   /** Connects, creating the topic if it is missing (several nodes may race to do so). */
   static async connect(options: KafkaBusOptions): Promise<KafkaBus> {
     const root = (options.logger ?? pino({ level: 'silent' })).child({ topic: options.topic });
     const logger = root.child({ component: 'kafka-bus' });
+    const sockets = new Set<Socket>();
+    const socketFactory = trackingSocketFactory(sockets, options.client?.socketFactory);
     const client = (retry?: RetryOptions): Kafka =>
       new kafkajs.Kafka({
         ...options.client,
+        socketFactory,
         clientId: options.clientId,
         brokers: options.brokers,
         logLevel: kafkaLogLevel(root),
@@ -117,7 +123,7 @@ export class KafkaBus implements RoomEventBus {
       await admin.connect();
       const partitions = await ensureTopic(admin, options, logger);
       await producer.connect();
-      return new KafkaBus(kafka, admin, producer, { ...options, partitions }, logger);
+      return new KafkaBus(kafka, admin, producer, { ...options, partitions }, logger, sockets);
     } catch (error) {
       await producer.disconnect().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
@@ -204,6 +210,10 @@ export class KafkaBus implements RoomEventBus {
       void this.stopNode();
       await Promise.allSettled([...readers, ...this.nodeStops, this.sending]);
       await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+      // After a broker restart kafkajs can reopen a connection (a group heartbeat) after its own
+      // disconnect and never close it, keeping the host process alive for minutes (measured).
+      for (const socket of this.sockets) socket.destroy();
+      this.sockets.clear();
     })();
     return this.closed;
   }
@@ -356,4 +366,19 @@ async function ensureTopic(admin: Admin, options: KafkaBusOptions, logger: Logge
     if (attempt >= 50) throw new Error(`topic ${topic} has partitions without a leader`);
     await sleep(100);
   }
+}
+
+/** kafkajs's own socket factory (net or tls, keep-alive), remembering every socket until it closes. */
+function trackingSocketFactory(sockets: Set<Socket>, inner?: ISocketFactory): ISocketFactory {
+  return (args) => {
+    const socket = inner
+      ? inner(args)
+      : args.ssl
+        ? tls.connect({ host: args.host, port: args.port, ...(net.isIP(args.host) ? {} : { servername: args.host }), ...(typeof args.ssl === 'object' ? args.ssl : {}) }, args.onConnect)
+        : net.connect({ host: args.host, port: args.port }, args.onConnect);
+    if (!inner) socket.setKeepAlive(true, 60_000);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    return socket;
+  };
 }
