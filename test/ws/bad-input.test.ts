@@ -12,7 +12,7 @@ describe('bad input on the native protocol', () => {
   let strangersRoom: string;
 
   before(async () => {
-    node = await startNode({ config: { maxJoinedRooms: 3, logLevel: 'warn' } });
+    node = await startNode({ config: { maxJoinedRooms: 3 } });
     [ann, bob] = await Promise.all([node.signUp('Ann'), node.signUp('Bob')]);
     roomId = await node.createRoom(ann, [bob]);
     strangersRoom = await node.createRoom(bob, []);
@@ -126,10 +126,7 @@ describe('bad input on the native protocol', () => {
     huge.send('x'.repeat(1_000_000));
     assert.ok([1006, 1009].includes((await huge.closed).code), 'far larger frames are cut off too');
     const other = await TestSocket.connect(node.wsUrl, ann.accessToken);
-    const p = other.call({ type: 'ping' });
-    console.error('CLIENT', other.ws.readyState, other.ws.bufferedAmount, (other.ws as any)._socket?.writableLength);
-    setTimeout(() => console.error('CLIENT2', other.ws.readyState, other.ws.bufferedAmount, (other.ws as any)._socket?.writableLength, (other.ws as any)._socket?.bytesWritten), 1000);
-    assert.equal((await p).type, 'pong', 'the server serves others');
+    assert.equal((await other.call({ type: 'ping' })).type, 'pong', 'the server serves others');
     await other.close();
   });
 });

@@ -101,6 +101,7 @@ describe('fuzzing the native protocol over real sockets', () => {
     const CONNECTIONS = 20;
     let sent = 0;
     const closes: number[] = [];
+    const witnessed: string[] = [];
     await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
       let socket = await TestSocket.connect(node.wsUrl, c % 2 ? ann.accessToken : bob.accessToken);
       while (sent < FRAMES) {
@@ -109,13 +110,14 @@ describe('fuzzing the native protocol over real sockets', () => {
           socket = await TestSocket.connect(node.wsUrl, c % 2 ? ann.accessToken : bob.accessToken);
         }
         const frame = next();
-        sent++;
+        const count = ++sent;
         socket.ws.send(frame, { binary: Buffer.isBuffer(frame) });
-        if (sent % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
-        if (sent % 500 === 0) {
+        if (count % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+        if (count % 500 === 0) {
           // The witnesses keep talking throughout.
-          const ack = await witnessA.sendText(roomId, `witness ${sent}`);
+          const ack = await witnessA.sendText(roomId, `witness ${count}`);
           assert.equal(ack.type, 'ack');
+          witnessed.push(ack.messageId);
           await witnessB.next((f) => f.type === 'message' && f.message.messageId === ack.messageId, 10_000, 'witness message', true);
         }
       }
@@ -126,8 +128,11 @@ describe('fuzzing the native protocol over real sockets', () => {
     assert.ok(closes.every((code) => [1006, 1009].includes(code)), `only oversized frames close a socket here, got ${[...new Set(closes)]}`);
     assert.equal((await witnessA.call({ type: 'ping' })).type, 'pong');
     assert.equal((await node.request('GET', '/healthz')).status, 200);
-    const history = await node.request('GET', `/api/chat/history/${roomId}?limit=100`, { token: bob.accessToken });
-    assert.ok(history.body.data.messages.some((m: any) => m.contents === 'witness 10000'), 'the witness messages are stored');
+    assert.equal(witnessed.length, FRAMES / 500);
+    await waitFor(async () => {
+      const stored = new Set((await node.server.ports.store.history(roomId, { limit: 100_000 })).map((m) => m.messageId));
+      return witnessed.every((id) => stored.has(id));
+    }, 'every witness message to be stored');
     await waitFor(() => problems.length === 0 || 'failed', 'settle');
     assert.deepEqual(problems, [], 'no unhandled rejection or uncaught exception');
     await witnessA.close();
