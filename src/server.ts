@@ -9,13 +9,12 @@ import { spawnRoom } from './actors/room.ts';
 import { ActorRuntime } from './actors/runtime.ts';
 import { spawnSession } from './actors/session.ts';
 import { AccessTokens } from './auth/access-tokens.ts';
+import { admission } from './auth/admission.ts';
 import {
   customAuthenticator, sessionActive, tokenAuthenticator, type AuthenticateFn, type AuthRequest, type Identity,
 } from './auth/authenticator.ts';
 import { RevokedSessions } from './auth/revoked-sessions.ts';
-import type { SessionIdentity } from './actors/session.ts';
 import { AccountService } from './chat/accounts.ts';
-import { unauthorized } from './chat/errors.ts';
 import { MessageService } from './chat/messages.ts';
 import type { RoomEvent } from './chat/model.ts';
 import { persister } from './chat/persister.ts';
@@ -28,6 +27,7 @@ import { buildHttpApp } from './http/app.ts';
 import { nodeName as makeNodeName, openPorts, type Ports } from './infra/drivers.ts';
 import type { BusSubscription } from './infra/ports/bus.ts';
 import { createLogger } from './logger.ts';
+import { installSignalHandlers } from './signals.ts';
 import { Metrics } from './metrics.ts';
 import { CLOSE } from './ws/native-protocol.ts';
 import { SocketServer } from './ws/socket-server.ts';
@@ -230,44 +230,4 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     },
   };
   return server;
-}
-
-/**
- * The checks of a caller that need I/O: the device session is still active (flametalk's tokens)
- * and the account exists; a host's users that flametalk has not seen yet are created.
- */
-function admission(ports: Ports, hostAuth: boolean) {
-  const provisioned = new Set<string>();
-  return async (identity: Identity): Promise<SessionIdentity> => {
-    await sessionActive(identity, ports.tokens);
-    let user = await ports.store.getUser(identity.userId);
-    if (!user && hostAuth && !provisioned.has(identity.userId)) {
-      user = {
-        userId: identity.userId, email: `${identity.userId}@users.host.invalid`, nickname: identity.nickname ?? identity.userId,
-        passwordHash: '', phoneNumber: null, birthday: null, createdAt: Date.now(), leftAt: null,
-      };
-      await ports.store.createUser(user).catch(() => undefined);
-      if (provisioned.size > 100_000) provisioned.clear();
-      provisioned.add(identity.userId);
-    }
-    if (!user || user.leftAt !== null) throw unauthorized('this account does not exist', 'token_invalid');
-    return { ...identity, nickname: user.nickname };
-  };
-}
-
-function installSignalHandlers(server: ChatServer, logger: Logger, boundMs: number): void {
-  const onSignal = (signal: NodeJS.Signals): void => {
-    logger.info({ signal }, 'shutting down');
-    // The bound holds even if a backend hangs during the graceful part.
-    setTimeout(() => {
-      logger.error('graceful shutdown took too long, exiting');
-      process.exit(1);
-    }, boundMs).unref();
-    server.stop().then(() => process.exit(0), (error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
-    });
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
 }
