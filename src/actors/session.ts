@@ -53,7 +53,7 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
   const send = (frame: ServerFrame): void => socket.send(JSON.stringify(frame));
   const fail = (ref: string | undefined, code: string, message: string): void => {
     deps.metrics.framesRejected.labels(code).inc();
-    send({ type: 'error', ...(ref === undefined ? {} : { ref }), code, message });
+    send({ type: 'error', ref, code, message });
   };
 
   let self: ActorRef<SessionMessage>;
@@ -62,9 +62,12 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
     try {
       state.identity = await admission;
     } catch (error) {
-      const revoked = error instanceof ChatError && error.code === 'token_revoked';
-      if (!(error instanceof ChatError)) deps.logger.error({ err: error, connectionId }, 'admitting a connection failed');
-      socket.end(revoked ? CLOSE.revoked : error instanceof ChatError ? CLOSE.tokenInvalid : CLOSE.internal, error instanceof ChatError ? error.message : 'try again');
+      if (error instanceof ChatError) {
+        socket.end(error.code === 'token_revoked' ? CLOSE.revoked : CLOSE.tokenInvalid, error.message);
+      } else {
+        deps.logger.error({ err: error, connectionId }, 'admitting a connection failed');
+        socket.end(CLOSE.internal, 'try again');
+      }
     }
   }
 
@@ -72,7 +75,7 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
     const { ref } = command;
     switch (command.type) {
       case 'ping':
-        send({ type: 'pong', ...(ref === undefined ? {} : { ref }) });
+        send({ type: 'pong', ref });
         return;
       case 'join': {
         const { roomId, since } = command;

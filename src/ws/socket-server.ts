@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { SessionMessage, SessionIdentity } from '../actors/session.ts';
 import type { ActorRef } from '../actors/runtime.ts';
@@ -40,12 +39,14 @@ interface UserData {
   connection: Connection;
 }
 
+let connections = 0;
+
 /** One client socket and its state. */
 class Connection implements SocketHandle {
-  readonly connectionId = randomUUID();
+  /** Unique on this node (presence entries and event origins also carry the node). */
+  readonly connectionId = (++connections).toString(36);
   ws: WebSocket<UserData> | undefined;
   session: ActorRef<SessionMessage> | undefined;
-  expiryTimer: NodeJS.Timeout | undefined;
   /** Known at the upgrade for flametalk's tokens, once admitted for a host's asynchronous auth. */
   identity: Identity | undefined;
   admission!: Promise<SessionIdentity>;
@@ -101,6 +102,7 @@ export class SocketServer implements TopicPublisher {
   readonly app: TemplatedApp;
   private readonly connections = new Map<string, Connection>();
   private listenSocket: us_listen_socket | undefined;
+  private readonly expirySweep = setInterval(() => this.closeExpired(), 1_000).unref();
   private draining = false;
   private readonly uws = nativeUws();
 
@@ -181,6 +183,7 @@ export class SocketServer implements TopicPublisher {
   }
 
   stopListening(): void {
+    clearInterval(this.expirySweep);
     if (this.listenSocket) {
       this.uws.us_listen_socket_close(this.listenSocket);
       this.listenSocket = undefined;
@@ -209,7 +212,6 @@ export class SocketServer implements TopicPublisher {
       connection.identity = identity;
       return this.deps.admit(identity);
     });
-    connection.admission.then((identity) => this.armExpiry(connection, identity), () => undefined);
     res.upgrade<UserData>(
       { connection },
       req.getHeader('sec-websocket-key'),
@@ -227,12 +229,16 @@ export class SocketServer implements TopicPublisher {
     connection.session = this.deps.openSession(connection, connection.admission);
   }
 
-  /** Closes the socket with 4001 when its credential expires. */
-  private armExpiry(connection: Connection, identity: Identity): void {
-    if (identity.expiresAt === undefined || !connection.isOpen) return;
-    const left = Math.max(0, identity.expiresAt - Date.now());
-    connection.expiryTimer = setTimeout(() => connection.end(CLOSE.tokenInvalid, 'access token expired'), Math.min(left, 2 ** 31 - 1));
-    connection.expiryTimer.unref();
+  /**
+   * Closes sockets whose credential expired (4001). One sweep a second over all connections
+   * instead of a timer each: a timer costs more memory per idle connection than the check costs CPU.
+   */
+  private closeExpired(): void {
+    const now = Date.now();
+    for (const connection of this.connections.values()) {
+      const expiresAt = connection.identity?.expiresAt;
+      if (expiresAt !== undefined && expiresAt <= now) connection.end(CLOSE.tokenInvalid, 'access token expired');
+    }
   }
 
   private message(ws: WebSocket<UserData>, data: ArrayBuffer, isBinary: boolean): void {
@@ -265,7 +271,6 @@ export class SocketServer implements TopicPublisher {
   private close(ws: WebSocket<UserData>, _code: number): void {
     const { connection } = ws.getUserData();
     connection.ws = undefined;
-    clearTimeout(connection.expiryTimer);
     this.connections.delete(connection.connectionId);
     this.deps.metrics.connections.dec();
     if (connection.session) this.deps.tell(connection.session, { type: 'disconnected' });
