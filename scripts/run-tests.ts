@@ -64,7 +64,13 @@ async function main(): Promise<number> {
       ['cassandra', 'CASSANDRA_CONTACT_POINTS'],
     ] as const;
     const missing = wanted.filter(([, variable]) => !env[variable]);
-    const backends = await Promise.all(missing.map(([name]) => startBackend(name, { log })));
+    // One retry: a JVM start has failed once in a while on a busy machine (twice in a day here,
+    // each time fine on the next try); the first error is printed so a pattern can be found.
+    const start = (name: 'kafka' | 'cassandra') => startBackend(name, { log }).catch((error: unknown) => {
+      log(`${name} did not start (${error instanceof Error ? error.message : String(error)}); trying once more`);
+      return startBackend(name, { log });
+    });
+    const backends = await Promise.all(missing.map(([name]) => start(name)));
     for (const backend of backends) {
       started.push(backend);
       Object.assign(env, backend.env);

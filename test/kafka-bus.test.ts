@@ -7,20 +7,10 @@ import type { RoomEvent } from '../src/chat/model.ts';
 import { KafkaBus, type KafkaBusOptions } from '../src/infra/kafka/bus.ts';
 import { backendAddress, uniqueName } from './support/backends.ts';
 import { sleep, waitFor } from './support/wait.ts';
+import { assertDelivered, byRoom, key, publishContinuously, seq, typing } from './support/bus-traffic.ts';
 
 const brokers = backendAddress('KAFKA_BROKERS').split(',');
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-
-const typing = (roomId: string, n: number): RoomEvent => ({ kind: 'typing', roomId, userId: `u${n}` });
-const seq = (event: RoomEvent): number => Number((event as { userId: string }).userId.slice(1));
-const key = (event: RoomEvent): string => `${event.roomId}/${seq(event)}`;
-
-/** Per room, the sequence numbers in arrival order. */
-function byRoom(events: RoomEvent[]): Map<string, number[]> {
-  const rooms = new Map<string, number[]>();
-  for (const event of events) rooms.set(event.roomId, [...(rooms.get(event.roomId) ?? []), seq(event)]);
-  return rooms;
-}
 
 function admin(): Admin {
   return new kafkajs.Kafka({ clientId: 'flametalk-test-admin', brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
@@ -116,50 +106,7 @@ function brokerTarget(): { host: string; port: number } {
   return { host: host!, port: Number(port) };
 }
 
-/** Publishes one event every `everyMs` until stopped; remembers which publishes resolved and which failed. */
-function publishContinuously(bus: KafkaBus, rooms: string[], everyMs: number) {
-  const resolved: RoomEvent[] = [];
-  const rejected: Array<{ event: RoomEvent; error: unknown }> = [];
-  const pending = new Set<Promise<void>>();
-  let n = 0;
-  const timer = setInterval(() => {
-    const event = typing(rooms[n % rooms.length]!, n);
-    n++;
-    const p = bus.publish(event).then(
-      () => void resolved.push(event),
-      (error: unknown) => void rejected.push({ event, error }),
-    );
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
-  }, everyMs);
-  return {
-    resolved,
-    rejected,
-    issued: () => n,
-    /** Stops publishing and waits until every publish has settled. */
-    stop: async () => {
-      clearInterval(timer);
-      while (pending.size > 0) await Promise.all([...pending]);
-    },
-  };
-}
 
-/** Every resolved publish reaches `seen` (extra copies allowed: delivery is at least once), first copies in order per room. */
-function assertDelivered(resolved: RoomEvent[], seen: RoomEvent[], who: string): void {
-  const got = new Set(seen.map(key));
-  const missing = resolved.filter((e) => !got.has(key(e)));
-  assert.deepEqual(missing.map(key), [], `${who}: every acknowledged publish is delivered`);
-  const firstSeen: RoomEvent[] = [];
-  const already = new Set<string>();
-  for (const e of seen) {
-    if (already.has(key(e))) continue;
-    already.add(key(e));
-    firstSeen.push(e);
-  }
-  for (const [room, order] of byRoom(firstSeen)) {
-    assert.ok(order.every((v, i) => i === 0 || v > order[i - 1]!), `${who}: ${room} in publish order`);
-  }
-}
 
 describe('KafkaBus', { timeout: 180_000 }, () => {
   it('creates the topic with the configured partitions; concurrent and later connects use it as it is', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { RoomEvent } from '../../src/chat/model.ts';
 import type { RoomEventBus } from '../../src/infra/ports/bus.ts';
+import { byRoom, seq, typing } from '../support/bus-traffic.ts';
 import { waitFor } from '../support/wait.ts';
 
 /** Several nodes sharing one bus backend (one Kafka topic, one in-process hub). */
@@ -10,19 +11,6 @@ export interface BusCluster {
   close(): Promise<void>;
 }
 
-const typing = (roomId: string, n: number): RoomEvent => ({ kind: 'typing', roomId, userId: `u${n}` });
-const seq = (event: RoomEvent): number => Number((event as { userId: string }).userId.slice(1));
-
-/** Per room, the sequence numbers in the order they arrived. */
-function byRoom(events: RoomEvent[]): Map<string, number[]> {
-  const rooms = new Map<string, number[]>();
-  for (const event of events) {
-    const list = rooms.get(event.roomId) ?? [];
-    list.push(seq(event));
-    rooms.set(event.roomId, list);
-  }
-  return rooms;
-}
 
 const ascending = (list: number[]): boolean => list.every((v, i) => i === 0 || v > list[i - 1]!);
 

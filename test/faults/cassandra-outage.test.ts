@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBackend, stopBackend } from '../../scripts/backends/index.ts';
-import { ContinuousSender, ProcessCluster, duplicates, fullHistory, type ProcessNode } from '../support/process-node.ts';
+import { ProcessCluster, duplicates, fullHistory, startTraffic, type ContinuousSender, type ProcessNode } from '../support/process-node.ts';
 import type { TestUser } from '../support/server.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 import { TestSocket } from '../support/ws-client.ts';
@@ -36,14 +36,8 @@ describe('a 10 s Cassandra outage under traffic', { timeout: 420_000 }, () => {
   }, { timeout: 300_000 });
 
   it('keeps acking and delivering sends, and history catches up afterwards without duplicates', async (t) => {
-    const annOnA = await TestSocket.connect(a.wsUrl, ann.accessToken);
-    const bobOnB = await TestSocket.connect(b.wsUrl, bob.accessToken);
-    sockets.push(annOnA, bobOnB);
-    await annOnA.join(roomId);
-    await bobOnB.join(roomId);
-    const senders = [new ContinuousSender(annOnA, roomId, 'ann', { everyMs: 20 }), new ContinuousSender(bobOnB, roomId, 'bob', { everyMs: 20 })];
-    for (const sender of senders) sender.start();
-    await waitFor(() => senders.every((s) => s.acks.size >= 30), 'traffic flowing before the outage', 30_000);
+    const senders = await startTraffic([{ node: a, user: ann, name: 'ann' }, { node: b, user: bob, name: 'bob' }], roomId, sockets);
+    const bobOnB = sockets[1]!;
 
     await stopBackend('cassandra', { log: (line) => t.diagnostic(line) });
     const down = performance.now();

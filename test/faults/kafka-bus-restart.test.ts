@@ -8,6 +8,7 @@ import type { RoomEvent } from '../../src/chat/model.ts';
 import { KafkaBus } from '../../src/infra/kafka/bus.ts';
 import { backendAddress, uniqueName } from '../support/backends.ts';
 import { sleep, waitFor } from '../support/wait.ts';
+import { assertDelivered, key, publishContinuously, seq } from '../support/bus-traffic.ts';
 
 // The KafkaBus driver through a real broker restart (the broker process stopped and started again,
 // as an operator or a crash would). It restarts the shared broker, so it lives with the fault tests,
@@ -15,10 +16,6 @@ import { sleep, waitFor } from '../support/wait.ts';
 
 const brokers = backendAddress('KAFKA_BROKERS').split(',');
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-
-const typing = (roomId: string, n: number): RoomEvent => ({ kind: 'typing', roomId, userId: `u${n}` });
-const seq = (event: RoomEvent): number => Number((event as { userId: string }).userId.slice(1));
-const key = (event: RoomEvent): string => `${event.roomId}/${seq(event)}`;
 
 const made = { buses: [] as KafkaBus[], topic: uniqueName('flametalk_test_events'), prefix: `${uniqueName('flametalk_test')}.` };
 
@@ -76,56 +73,8 @@ after(async () => {
 }, { timeout: 180_000 });
 
 /** Per room, the sequence numbers in arrival order. */
-function byRoom(events: RoomEvent[]): Map<string, number[]> {
-  const rooms = new Map<string, number[]>();
-  for (const event of events) rooms.set(event.roomId, [...(rooms.get(event.roomId) ?? []), seq(event)]);
-  return rooms;
-}
 
-/** Publishes one event every `everyMs` until stopped; remembers which publishes resolved and which failed. */
-function publishContinuously(bus: KafkaBus, rooms: string[], everyMs: number) {
-  const resolved: RoomEvent[] = [];
-  const rejected: Array<{ event: RoomEvent; error: unknown }> = [];
-  const pending = new Set<Promise<void>>();
-  let n = 0;
-  const timer = setInterval(() => {
-    const event = typing(rooms[n % rooms.length]!, n);
-    n++;
-    const p = bus.publish(event).then(
-      () => void resolved.push(event),
-      (error: unknown) => void rejected.push({ event, error }),
-    );
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
-  }, everyMs);
-  return {
-    resolved,
-    rejected,
-    issued: () => n,
-    /** Stops publishing and waits until every publish has settled. */
-    stop: async () => {
-      clearInterval(timer);
-      while (pending.size > 0) await Promise.all([...pending]);
-    },
-  };
-}
 
-/** Every resolved publish reaches `seen` (extra copies allowed: delivery is at least once), first copies in order per room. */
-function assertDelivered(resolved: RoomEvent[], seen: RoomEvent[], who: string): void {
-  const got = new Set(seen.map(key));
-  const missing = resolved.filter((e) => !got.has(key(e)));
-  assert.deepEqual(missing.map(key), [], `${who}: every acknowledged publish is delivered`);
-  const firstSeen: RoomEvent[] = [];
-  const already = new Set<string>();
-  for (const e of seen) {
-    if (already.has(key(e))) continue;
-    already.add(key(e));
-    firstSeen.push(e);
-  }
-  for (const [room, order] of byRoom(firstSeen)) {
-    assert.ok(order.every((v, i) => i === 0 || v > order[i - 1]!), `${who}: ${room} in publish order`);
-  }
-}
 
 describe('KafkaBus through a broker restart', { timeout: 240_000 }, () => {
   it('survives a broker restart mid-traffic: publishes resume by themselves, nothing acknowledged is lost', async (t) => {

@@ -4,7 +4,9 @@ import cassandra from 'cassandra-driver';
 import { Redis } from 'ioredis';
 import kafkajs from 'kafkajs';
 import { backendAddress, uniqueName } from './backends.ts';
+import { waitFor } from './wait.ts';
 import { ApiClient, TEST_JWT_SECRET, type TestUser } from './server.ts';
+import { TestSocket } from './ws-client.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -335,4 +337,23 @@ export class ContinuousSender {
     const deadline = Date.now() + settleMs;
     while (this.inFlight > 0 && this.open && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Ann on node A and Bob on node B in one room, each sending every 20 ms; resolves once both
+ * have 30 acks, so a fault injected afterwards hits flowing traffic.
+ */
+export async function startTraffic(
+  sides: Array<{ node: ProcessNode; user: TestUser; name: string }>, roomId: string, sockets: TestSocket[],
+): Promise<ContinuousSender[]> {
+  const senders: ContinuousSender[] = [];
+  for (const { node, user, name } of sides) {
+    const socket = await TestSocket.connect(node.wsUrl, user.accessToken);
+    sockets.push(socket);
+    await socket.join(roomId);
+    senders.push(new ContinuousSender(socket, roomId, name, { everyMs: 20 }));
+  }
+  for (const sender of senders) sender.start();
+  await waitFor(() => senders.every((s) => s.acks.size >= 30), 'traffic flowing', 30_000);
+  return senders;
 }
