@@ -88,8 +88,20 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     throw new Error('the chat server is not started');
   };
 
+  /** Opens the drivers, then wires the node; a failure on the way closes what was opened. */
   async function startNode() {
     const opened = await openPorts(config, name, logger, options.drivers);
+    try {
+      return await wireNode(opened);
+    } catch (error) {
+      const { presence, bus, store, tokens, dedup, pusher } = opened.ports;
+      await Promise.allSettled([presence.close(), bus.close(), store.close(), tokens.close(), dedup.close(), pusher.close()]);
+      await opened.close();
+      throw error;
+    }
+  }
+
+  async function wireNode(opened: Awaited<ReturnType<typeof openPorts>>) {
     const { ports } = opened;
     const { presence, bus, store, tokens, dedup } = ports;
     const ids = new SnowflakeGenerator(opened.nodeId);
@@ -162,7 +174,14 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     } else {
       await http.ready();
     }
-    addresses.wsPort = await sockets.listen(config.host, config.wsPort);
+    try {
+      addresses.wsPort = await sockets.listen(config.host, config.wsPort);
+    } catch (error) {
+      sockets.stopListening();
+      await Promise.allSettled([http.close(), keeper.stop()]);
+      runtime.shutdown();
+      throw error;
+    }
 
     return { opened, ports, accounts, rooms, messages, runtime, sockets, http, subscriptions, keeper, unsubscribeRevocations };
   }

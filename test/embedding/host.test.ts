@@ -105,3 +105,13 @@ describe('embedding flametalk in a host process', () => {
     }
   });
 });
+
+describe('starting on a port that is taken', () => {
+  it('fails with the reason and leaves nothing running', async () => {
+    const first = createChatServer({ config: { httpPort: 0, wsPort: 0, logLevel: 'silent' } });
+    const { wsPort } = await first.start();
+    const second = createChatServer({ config: { httpPort: 0, wsPort, logLevel: 'silent' } });
+    await assert.rejects(second.start(), /cannot listen for WebSockets/);
+    await first.stop();
+  });
+});
