@@ -70,6 +70,12 @@ describe('configuration', () => {
     assert.match(stderr, /WS_PORT \(wsPort\) must be <= 65535/);
   });
 
+  it('refuses to start on uWebSockets.js\'s slow JavaScript fallback', async () => {
+    const { code, stderr } = await run({ HTTP_PORT: '0', WS_PORT: '0', UWS_USE_FALLBACK: '1' });
+    assert.equal(code, 1);
+    assert.match(stderr, /uWebSockets\.js did not load its native binary/);
+  });
+
   it('starts with no configuration at all and stops on SIGTERM', async () => {
     let signalled = false;
     const { code, stdout } = await run({ HTTP_PORT: '0', WS_PORT: '0' }, (child, out) => {
