@@ -35,6 +35,13 @@ async function requireRedis(url: string): Promise<void> {
   }
 }
 
+/**
+ * Longest one run of node's test runner may take. The whole suite takes about 3 minutes here; a test
+ * process that never exits (something it opened still running) would otherwise hang CI for good.
+ */
+const RUN_LIMIT_MS = 15 * 60_000;
+let interrupted = false;
+
 /** Runs node's test runner; resolves the number of failed and skipped tests it reported. */
 async function runTests(files: string[], env: NodeJS.ProcessEnv, concurrency: number, tapFile: string): Promise<{ code: number; skipped: number }> {
   if (files.length === 0) return { code: 0, skipped: 0 };
@@ -45,8 +52,23 @@ async function runTests(files: string[], env: NodeJS.ProcessEnv, concurrency: nu
     ...files,
   ];
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
-    child.on('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0)));
+    // Its own process group, so that a hung run is killed with every test process it started.
+    const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit', detached: true });
+    const limit = setTimeout(() => {
+      log(`FAILED: the tests did not finish within ${RUN_LIMIT_MS / 60_000} minutes (a test process that does not exit is the usual cause); killing them`);
+      process.kill(-child.pid!, 'SIGKILL');
+    }, RUN_LIMIT_MS);
+    // Ctrl-C reaches only this process now: pass it on, then stop the backends as usual.
+    const interrupt = (): void => {
+      interrupted = true;
+      process.kill(-child.pid!, 'SIGTERM');
+    };
+    process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
+    child.on('exit', (status, signal) => {
+      clearTimeout(limit);
+      process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
+      resolve(status ?? (signal ? 1 : 0));
+    });
   });
   const tap = await readFile(tapFile, 'utf8').catch(() => '');
   const skipped = Number(/^# skipped (\d+)$/m.exec(tap)?.[1] ?? 0) + Number(/^# todo (\d+)$/m.exec(tap)?.[1] ?? 0);
@@ -82,7 +104,7 @@ async function main(): Promise<number> {
     const rest = all.filter((f) => !faults.includes(f));
     const tapFile = join(root, '.backends', 'last-run.tap');
     const main = await runTests(rest, env, 2, tapFile);
-    const faulty = await runTests(faults, env, 1, `${tapFile}.faults`);
+    const faulty = interrupted ? { code: 1, skipped: 0 } : await runTests(faults, env, 1, `${tapFile}.faults`);
     await rm(`${tapFile}.faults`, { force: true });
 
     const skipped = main.skipped + faulty.skipped;

@@ -245,6 +245,30 @@ describe('KafkaBus', { timeout: 180_000 }, () => {
     assertDelivered(load.resolved, handled, 'group');
   });
 
+  it('leaves no timer or connection running once closed, even after an outage', async () => {
+    // What keeps a process alive: a closed bus must not, or a host that stops flametalk never exits.
+    const running = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout' || kind === 'TCPSocketWrap').length;
+    const before = running();
+    const topic = newTopic();
+    const proxy = new OutageProxy(brokerTarget());
+    await proxy.up();
+    const bus = await open(topic, 'closing', { client: { socketFactory: proxy.socketFactory } });
+    const seen: RoomEvent[] = [];
+    await bus.subscribe((e) => seen.push(e));
+    await bus.consume('closing-group', async () => undefined);
+    await bus.publish(typing('r', 0));
+    await proxy.down();
+    await sleep(3_000);
+    await proxy.up();
+    await bus.publish(typing('r', 1));
+    await waitFor(() => seen.length === 2, 'both events at the subscriber', 20_000);
+    await bus.close();
+    await proxy.down();
+    await waitFor(() => running() <= before, 'the timers and connections of the bus to end', 5_000).catch(() => {
+      assert.fail(`${running() - before} more timers or connections than before the bus opened: ${process.getActiveResourcesInfo().join(' ')}`);
+    });
+  });
+
   it('rejects a publish once the broker has been unreachable for the whole retry window', async () => {
     const topic = newTopic();
     const proxy = new OutageProxy(brokerTarget());

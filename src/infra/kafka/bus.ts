@@ -92,19 +92,18 @@ export class KafkaBus implements RoomEventBus {
     private readonly producer: Producer,
     private readonly options: KafkaBusOptions,
     private readonly logger: Logger,
-    private readonly sockets: Set<Socket>,
+    private readonly connections: BrokerConnections,
   ) {}
 
   /** Connects, creating the topic if it is missing (several nodes may race to do so). */
   static async connect(options: KafkaBusOptions): Promise<KafkaBus> {
     const root = (options.logger ?? pino({ level: 'silent' })).child({ topic: options.topic });
     const logger = root.child({ component: 'kafka-bus' });
-    const sockets = new Set<Socket>();
-    const socketFactory = trackingSocketFactory(sockets, options.client?.socketFactory);
+    const connections = new BrokerConnections(options.client?.socketFactory);
     const client = (retry?: RetryOptions): Kafka =>
       new kafkajs.Kafka({
         ...options.client,
-        socketFactory,
+        socketFactory: connections.factory,
         clientId: options.clientId,
         brokers: options.brokers,
         logLevel: kafkaLogLevel(root),
@@ -123,10 +122,11 @@ export class KafkaBus implements RoomEventBus {
       await admin.connect();
       const partitions = await ensureTopic(admin, options, logger);
       await producer.connect();
-      return new KafkaBus(kafka, admin, producer, { ...options, partitions }, logger, sockets);
+      return new KafkaBus(kafka, admin, producer, { ...options, partitions }, logger, connections);
     } catch (error) {
       await producer.disconnect().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
+      connections.closeAll();
       throw error;
     }
   }
@@ -210,10 +210,7 @@ export class KafkaBus implements RoomEventBus {
       void this.stopNode();
       await Promise.allSettled([...readers, ...this.nodeStops, this.sending]);
       await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
-      // After a broker restart kafkajs can reopen a connection (a group heartbeat) after its own
-      // disconnect and never close it, keeping the host process alive for minutes (measured).
-      for (const socket of this.sockets) socket.destroy();
-      this.sockets.clear();
+      this.connections.closeAll();
     })();
     return this.closed;
   }
@@ -368,17 +365,46 @@ async function ensureTopic(admin: Admin, options: KafkaBusOptions, logger: Logge
   }
 }
 
-/** kafkajs's own socket factory (net or tls, keep-alive), remembering every socket until it closes. */
-function trackingSocketFactory(sockets: Set<Socket>, inner?: ISocketFactory): ISocketFactory {
-  return (args) => {
-    const socket = inner
-      ? inner(args)
+/**
+ * Every broker connection of one bus, through kafkajs's own socket factory (net or tls, keep-alive)
+ * or the caller's. kafkajs can reopen a connection (a group heartbeat, a consumer's retry) after its
+ * own disconnect and never close it, keeping the host process alive (measured); so closing the bus
+ * closes whatever is still open, and any connection opened after that.
+ */
+class BrokerConnections {
+  private readonly open = new Set<Socket>();
+  private closed = false;
+
+  constructor(private readonly inner?: ISocketFactory) {}
+
+  readonly factory: ISocketFactory = (args) => {
+    const socket = this.inner
+      ? this.inner(args)
       : args.ssl
         ? tls.connect({ host: args.host, port: args.port, ...(net.isIP(args.host) ? {} : { servername: args.host }), ...(typeof args.ssl === 'object' ? args.ssl : {}) }, args.onConnect)
         : net.connect({ host: args.host, port: args.port }, args.onConnect);
-    if (!inner) socket.setKeepAlive(true, 60_000);
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    if (!this.inner) socket.setKeepAlive(true, 60_000);
+    if (this.closed) {
+      // Once kafkajs has attached its listeners.
+      process.nextTick(() => BrokerConnections.cut(socket));
+    } else {
+      this.open.add(socket);
+      socket.once('close', () => this.open.delete(socket));
+    }
     return socket;
   };
+
+  closeAll(): void {
+    this.closed = true;
+    for (const socket of this.open) BrokerConnections.cut(socket);
+    this.open.clear();
+  }
+
+  /**
+   * With an error: kafkajs listens for 'error' and 'end' only, and after a bare close would keep
+   * that connection's request-timeout interval running, and the process alive, for good (measured).
+   */
+  private static cut(socket: Socket): void {
+    socket.destroy(new Error('the Kafka bus was closed'));
+  }
 }

@@ -92,6 +92,9 @@ export class TopicReader {
       heartbeatInterval: options.heartbeatIntervalMs,
       maxWaitTimeInMs: options.maxWaitMs,
       allowAutoTopicCreation: false,
+      // kafkajs's default (5 retries), but no restart once stopped: a fetch that fails because of
+      // the disconnect would otherwise start the consumer again, and it would live on after close.
+      retry: { retries: 5, restartOnFailure: async () => this.stopped === undefined },
     });
   }
 
