@@ -1,9 +1,8 @@
 import { backendPids, checkBackends, cleanupBackends, clusterBackends } from '../lib/backends.ts';
 import type { ClusterBackends, PeerName } from '../lib/servers.ts';
 import { clientIndex, type Layout } from '../lib/layout.ts';
-import { log, runLoad, withPeer, type LoadPlan } from '../lib/peer-run.ts';
-import type { PeerResult } from '../lib/results.ts';
-import { num, type CommonOptions, type Scenario } from './common.ts';
+import { log, runLoad, type LoadPlan } from '../lib/peer-run.ts';
+import { describeLoad, eachPeer, loadTiming, num, type CommonOptions, type Scenario } from './common.ts';
 
 /**
  * Two flametalk nodes on real Redis + Kafka + Cassandra, every room's sockets split across both
@@ -20,11 +19,7 @@ function plan(options: CommonOptions, backends?: ClusterBackends, peer?: PeerNam
     senders: Array.from({ length: rooms }, (_, r) => clientIndex(layout, r, 0)),
     rates: perRoom.map((p) => p * rooms),
     label: (rate) => `${rate / rooms} msg/s per room (${rate} msg/s)`,
-    warmupMs: num(options, 'warmup', 5) * 1000,
-    durationMs: num(options, 'duration', 15) * 1000,
-    drainMs: num(options, 'drain', 30) * 1000,
-    contentBytes: num(options, 'size', 64),
-    concurrency: num(options, 'concurrency', 50),
+    ...loadTiming(options, { warmup: 5, duration: 15, concurrency: 50 }),
     // Socket.IO uses Redis only; Kafka and Cassandra idling meanwhile are not its cost.
     ...(backends ? { backendPids: () => backendPids(backends, peer === 'flametalk' ? ['redis', 'kafka', 'cassandra'] : ['redis']) } : {}),
   };
@@ -37,20 +32,16 @@ export const cluster: Scenario = {
   nodes: 2,
   describe(options) {
     const p = plan(options);
-    return { nodes: 2, rooms: p.layout.rooms, subscribers: p.layout.socketsPerRoom - 1, ratesPerRoom: p.rates.map((r) => r / p.layout.rooms), users: p.layout.users, durationMs: p.durationMs, warmupMs: p.warmupMs, contentBytes: p.contentBytes };
+    return { nodes: 2, rooms: p.layout.rooms, subscribers: p.layout.socketsPerRoom - 1, ...describeLoad(p) };
   },
   async run(options) {
     const backends = clusterBackends(options.start.runId);
     await checkBackends(backends);
-    const results: PeerResult[] = [];
     try {
-      for (const peer of options.peers) {
-        results.push(await withPeer(peer, { ...options.start, nodes: 2, backends }, (server, result) => runLoad(server, plan(options, backends, peer), result, options.noise)));
-      }
+      return await eachPeer(options, (server, result, peer) => runLoad(server, plan(options, backends, peer), result, options.noise), { ...options.start, nodes: 2, backends });
     } finally {
       const problems = await cleanupBackends(backends);
       log(problems.length ? `cleanup problems: ${problems.join('; ')}` : `removed topic ${backends.kafkaTopic}, keyspace ${backends.cassandraKeyspace}, keys ${backends.redisPrefix}*`);
     }
-    return results;
   },
 };

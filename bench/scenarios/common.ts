@@ -1,6 +1,6 @@
-import type { NoisePolicy } from '../lib/peer-run.ts';
+import { withPeer, type LoadPlan, type NoisePolicy } from '../lib/peer-run.ts';
 import type { PeerResult } from '../lib/results.ts';
-import type { PeerName, StartOptions } from '../lib/servers.ts';
+import type { PeerName, PeerServer, StartOptions } from '../lib/servers.ts';
 
 /** Options every scenario understands (parsed by run.ts). */
 export interface CommonOptions {
@@ -29,3 +29,35 @@ export interface Scenario {
 }
 
 export const num = (options: CommonOptions, key: NumberOption, fallback: number): number => options.numbers[key] ?? fallback;
+
+/** A load plan's step timing, message size and connect concurrency: as given, else these defaults (seconds). */
+export function loadTiming(
+  options: CommonOptions, defaults: { warmup?: number; duration?: number; concurrency?: number } = {},
+): Pick<LoadPlan, 'warmupMs' | 'durationMs' | 'drainMs' | 'contentBytes' | 'concurrency'> {
+  return {
+    warmupMs: num(options, 'warmup', defaults.warmup ?? 3) * 1000,
+    durationMs: num(options, 'duration', defaults.duration ?? 10) * 1000,
+    drainMs: num(options, 'drain', 30) * 1000,
+    contentBytes: num(options, 'size', 64),
+    concurrency: num(options, 'concurrency', defaults.concurrency ?? 100),
+  };
+}
+
+/** What the result file records of a load plan, besides the room shape each scenario names its own way. */
+export function describeLoad(plan: LoadPlan): Record<string, unknown> {
+  return {
+    ratesPerRoom: plan.rates.map((rate) => rate / plan.layout.rooms), users: plan.layout.users,
+    durationMs: plan.durationMs, warmupMs: plan.warmupMs, contentBytes: plan.contentBytes,
+  };
+}
+
+/** Runs `work` against each peer in turn, each on a server of its own. */
+export async function eachPeer(
+  options: CommonOptions,
+  work: (server: PeerServer, result: PeerResult, peer: PeerName) => Promise<void>,
+  start: StartOptions = options.start,
+): Promise<PeerResult[]> {
+  const results: PeerResult[] = [];
+  for (const peer of options.peers) results.push(await withPeer(peer, start, (server, result) => work(server, result, peer)));
+  return results;
+}

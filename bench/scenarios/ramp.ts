@@ -3,12 +3,12 @@ import { signUpUsers } from '../lib/flametalk-api.ts';
 import type { ClientSpec } from '../lib/gen-protocol.ts';
 import { Generator } from '../lib/generator-handle.ts';
 import { addressPool } from '../lib/layout.ts';
-import { log, withPeer, type NoisePolicy } from '../lib/peer-run.ts';
+import { log, type NoisePolicy } from '../lib/peer-run.ts';
 import { hostBusySeconds, usage } from '../lib/proc.ts';
 import { waitForQuiet } from '../lib/sampling.ts';
 import { openMetrics, type PeerResult } from '../lib/results.ts';
 import type { PeerServer } from '../lib/servers.ts';
-import { num, type CommonOptions, type Scenario } from './common.ts';
+import { eachPeer, num, type CommonOptions, type Scenario } from './common.ts';
 
 /**
  * Connection ramp to N idle sockets (default 10,000), spread over several generator processes
@@ -111,8 +111,6 @@ export const rampScenario: Scenario = {
   },
   async run(options) {
     const p = plan(options);
-    const results: PeerResult[] = [];
-    for (const peer of options.peers) results.push(await withPeer(peer, options.start, (server, result) => ramp(server, p, result, options.noise)));
-    return results;
+    return eachPeer(options, (server, result) => ramp(server, p, result, options.noise));
   },
 };

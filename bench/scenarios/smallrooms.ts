@@ -1,7 +1,6 @@
 import { clientIndex, type Layout } from '../lib/layout.ts';
-import { runLoad, withPeer, type LoadPlan } from '../lib/peer-run.ts';
-import type { PeerResult } from '../lib/results.ts';
-import { num, type CommonOptions, type Scenario } from './common.ts';
+import { runLoad, type LoadPlan } from '../lib/peer-run.ts';
+import { describeLoad, eachPeer, loadTiming, num, type CommonOptions, type Scenario } from './common.ts';
 
 /**
  * Many small rooms chatting slowly (default 2,000 rooms × 5 members, 0.5 msg/s per room):
@@ -19,11 +18,7 @@ function plan(options: CommonOptions): LoadPlan {
     layout, senders,
     rates: perRoom.map((p) => p * rooms),
     label: (rate) => `${rate / rooms} msg/s per room (${rate} msg/s)`,
-    warmupMs: num(options, 'warmup', 3) * 1000,
-    durationMs: num(options, 'duration', 10) * 1000,
-    drainMs: num(options, 'drain', 30) * 1000,
-    contentBytes: num(options, 'size', 64),
-    concurrency: num(options, 'concurrency', 100),
+    ...loadTiming(options),
   };
 }
 
@@ -34,11 +29,7 @@ export const smallrooms: Scenario = {
   nodes: 1,
   describe(options) {
     const p = plan(options);
-    return { rooms: p.layout.rooms, members: p.layout.socketsPerRoom, ratesPerRoom: p.rates.map((r) => r / p.layout.rooms), users: p.layout.users, durationMs: p.durationMs, warmupMs: p.warmupMs, contentBytes: p.contentBytes };
+    return { rooms: p.layout.rooms, members: p.layout.socketsPerRoom, ...describeLoad(p) };
   },
-  async run(options) {
-    const results: PeerResult[] = [];
-    for (const peer of options.peers) results.push(await withPeer(peer, options.start, (server, result) => runLoad(server, plan(options), result, options.noise)));
-    return results;
-  },
+  run: (options) => eachPeer(options, (server, result) => runLoad(server, plan(options), result, options.noise)),
 };
