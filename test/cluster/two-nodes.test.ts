@@ -26,22 +26,17 @@ describe('a two-node cluster', { timeout: 240_000 }, () => {
   let roomId: string;
   const catToken = `cat-${randomUUID()}`;
   const bobToken = `bob-${randomUUID()}`;
-  const sockets: TestSocket[] = [];
   let annOnA: TestSocket;
   let danOnA: TestSocket;
   let bobOnB: TestSocket;
   let eveOnB: TestSocket;
 
-  const connect = async (node: ProcessNode, user: TestUser): Promise<TestSocket> => {
-    const socket = await TestSocket.connect(node.wsUrl, user.accessToken);
-    sockets.push(socket);
-    return socket;
-  };
+  const connect = (node: ProcessNode, user: TestUser) => cluster.connect(node, user);
 
   before(async () => {
     fcm = await startFakeFcm();
     cluster = new ProcessCluster({
-      RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000', PUSH_COALESCE_MS: '0', RECOVERY_LIMIT: '1000',
+      PUSH_COALESCE_MS: '0', RECOVERY_LIMIT: '1000',
       FCM_SERVICE_ACCOUNT: fcm.serviceAccountPath, FCM_LOOPBACK_PORT: String(fcm.port),
     });
     [a, b] = await cluster.startAll(['A', 'B']);
@@ -56,7 +51,6 @@ describe('a two-node cluster', { timeout: 240_000 }, () => {
   });
 
   after(async () => {
-    for (const socket of sockets) socket.ws.terminate();
     await cluster?.cleanup();
     await fcm?.close();
   });

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBackend, stopBackend } from '../../scripts/backends/index.ts';
-import { ProcessCluster, duplicates, fullHistory, startTraffic, type ContinuousSender, type ProcessNode } from '../support/process-node.ts';
+import { ProcessCluster, duplicates, historyHolding, startTraffic, twoNodesOneRoom, type ContinuousSender, type ProcessNode } from '../support/process-node.ts';
 import type { TestUser } from '../support/server.ts';
 import { sleep, waitFor } from '../support/wait.ts';
-import { TestSocket } from '../support/ws-client.ts';
 
 /**
  * Cassandra goes away for 10 s while clients on two nodes send. The bus holds every message, so
@@ -13,31 +12,26 @@ import { TestSocket } from '../support/ws-client.ts';
  */
 describe('a 10 s Cassandra outage under traffic', { timeout: 420_000 }, () => {
   const OUTAGE_MS = 10_000;
-  let cluster: ProcessCluster;
+  const cluster = new ProcessCluster();
   let a: ProcessNode;
   let b: ProcessNode;
   let ann: TestUser;
   let bob: TestUser;
   let roomId: string;
-  const sockets: TestSocket[] = [];
 
   before(async () => {
-    cluster = new ProcessCluster({ RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000' });
-    [a, b] = await cluster.startAll(['A', 'B']);
-    [ann, bob] = await Promise.all([a.signUp('Ann'), b.signUp('Bob')]);
-    roomId = await a.createRoom(ann, [bob]);
+    ({ a, b, ann, bob, roomId } = await twoNodesOneRoom(cluster));
   });
 
   after(async () => {
-    for (const socket of sockets) socket.ws.terminate();
     // Whatever happened, Cassandra is back for whoever runs next.
     await startBackend('cassandra', { log: () => undefined });
-    await cluster?.cleanup();
+    await cluster.cleanup();
   }, { timeout: 300_000 });
 
   it('keeps acking and delivering sends, and history catches up afterwards without duplicates', async (t) => {
-    const senders = await startTraffic([{ node: a, user: ann, name: 'ann' }, { node: b, user: bob, name: 'bob' }], roomId, sockets);
-    const bobOnB = sockets[1]!;
+    const senders = await startTraffic(cluster, [{ node: a, user: ann, name: 'ann' }, { node: b, user: bob, name: 'bob' }], roomId);
+    const bobOnB = senders[1]!.socket;
 
     await stopBackend('cassandra', { log: (line) => t.diagnostic(line) });
     const down = performance.now();
@@ -72,11 +66,7 @@ describe('a 10 s Cassandra outage under traffic', { timeout: 420_000 }, () => {
     }
 
     const acked = senders.flatMap((s) => s.ackedIds());
-    const history = await waitFor(async () => {
-      const messages = await fullHistory(b, bob, roomId);
-      const ids = new Set(messages.map((m) => m.messageId as string));
-      return acked.every((id) => ids.has(id)) ? messages : undefined;
-    }, 'history to catch up with every acked message', 120_000, 500);
+    const history = await historyHolding(b, bob, roomId, acked, 120_000);
     t.diagnostic(`history caught up ${((performance.now() - back) / 1000).toFixed(1)} s after Cassandra was back: ${acked.length} messages`);
     const ids = history.map((m) => m.messageId as string);
     assert.deepEqual(duplicates(ids), [], 'each message once in history');

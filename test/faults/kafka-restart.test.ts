@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBackend, stopBackend } from '../../scripts/backends/index.ts';
-import { ProcessCluster, duplicates, fullHistory, startTraffic, type ContinuousSender, type ProcessNode } from '../support/process-node.ts';
+import { ProcessCluster, duplicates, historyHolding, startTraffic, twoNodesOneRoom, type ContinuousSender, type ProcessNode } from '../support/process-node.ts';
 import type { TestUser } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
-import { TestSocket } from '../support/ws-client.ts';
 
 /**
  * The Kafka broker stops and starts again while clients on two nodes keep sending. A send may be
@@ -12,31 +11,26 @@ import { TestSocket } from '../support/ws-client.ts';
  * again by itself once the broker is back.
  */
 describe('a Kafka broker restart under traffic', { timeout: 300_000 }, () => {
-  let cluster: ProcessCluster;
+  const cluster = new ProcessCluster();
   let a: ProcessNode;
   let b: ProcessNode;
   let ann: TestUser;
   let bob: TestUser;
   let roomId: string;
-  const sockets: TestSocket[] = [];
 
   before(async () => {
-    cluster = new ProcessCluster({ RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000' });
-    [a, b] = await cluster.startAll(['A', 'B']);
-    [ann, bob] = await Promise.all([a.signUp('Ann'), b.signUp('Bob')]);
-    roomId = await a.createRoom(ann, [bob]);
+    ({ a, b, ann, bob, roomId } = await twoNodesOneRoom(cluster));
   });
 
   after(async () => {
-    for (const socket of sockets) socket.ws.terminate();
     // Whatever happened, the broker is back for whoever runs next.
     await startBackend('kafka', { log: () => undefined });
-    await cluster?.cleanup();
+    await cluster.cleanup();
   }, { timeout: 180_000 });
 
   it('acks nothing it then loses, and sends resume by themselves after the broker returns', async (t) => {
-    const senders = await startTraffic([{ node: a, user: ann, name: 'ann' }, { node: b, user: bob, name: 'bob' }], roomId, sockets);
-    const bobOnB = sockets[1]!;
+    const senders = await startTraffic(cluster, [{ node: a, user: ann, name: 'ann' }, { node: b, user: bob, name: 'bob' }], roomId);
+    const bobOnB = senders[1]!.socket;
 
     const t0 = performance.now();
     await stopBackend('kafka', { log: (line) => t.diagnostic(line) });
@@ -62,11 +56,7 @@ describe('a Kafka broker restart under traffic', { timeout: 300_000 }, () => {
     }
 
     const acked = senders.flatMap((s) => s.ackedIds());
-    const history = await waitFor(async () => {
-      const messages = await fullHistory(b, bob, roomId);
-      const ids = new Set(messages.map((m) => m.messageId as string));
-      return acked.every((id) => ids.has(id)) ? messages : undefined;
-    }, 'every acked message in history', 90_000, 250);
+    const history = await historyHolding(b, bob, roomId, acked, 90_000);
     const ids = history.map((m) => m.messageId as string);
     assert.deepEqual(duplicates(ids), [], 'each message once in history');
     // A refused send is not in history under its contents (it may only be there if it was acked after all).

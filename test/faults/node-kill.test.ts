@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ContinuousSender, ProcessCluster, duplicates, fullHistory, type ProcessNode } from '../support/process-node.ts';
+import { ContinuousSender, ProcessCluster, duplicates, historyHolding, type ProcessNode } from '../support/process-node.ts';
 import type { TestUser } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
-import { TestSocket } from '../support/ws-client.ts';
 
 /**
  * `kill -9` of one node of two while clients on both send: nothing acknowledged is lost, the dead
@@ -20,16 +19,11 @@ describe('a node killed with SIGKILL mid-traffic', { timeout: 240_000 }, () => {
   let bob: TestUser;
   let dan: TestUser;
   let roomId: string;
-  const sockets: TestSocket[] = [];
-  const connect = async (node: ProcessNode, user: TestUser): Promise<TestSocket> => {
-    const socket = await TestSocket.connect(node.wsUrl, user.accessToken);
-    sockets.push(socket);
-    return socket;
-  };
+  const connect = (node: ProcessNode, user: TestUser) => cluster.connect(node, user);
 
   before(async () => {
     cluster = new ProcessCluster({
-      PRESENCE_LEASE_MS: String(LEASE_MS), RECOVERY_LIMIT: '1000', RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000',
+      PRESENCE_LEASE_MS: String(LEASE_MS), RECOVERY_LIMIT: '1000',
     });
     [a, b] = await cluster.startAll(['A', 'B']);
     [ann, bob, dan] = await Promise.all([b.signUp('Ann'), b.signUp('Bob'), b.signUp('Dan')]);
@@ -37,7 +31,6 @@ describe('a node killed with SIGKILL mid-traffic', { timeout: 240_000 }, () => {
   });
 
   after(async () => {
-    for (const socket of sockets) socket.ws.terminate();
     await cluster?.cleanup();
   });
 
@@ -89,11 +82,7 @@ describe('a node killed with SIGKILL mid-traffic', { timeout: 240_000 }, () => {
     // Everything acknowledged is in history, once, even the part the dead node was persisting.
     const acked = [...annSends.ackedIds(), ...bobSends.ackedIds()];
     t.diagnostic(`${annSends.acks.size} acked on A before the kill (${annSends.inFlight} unanswered), ${bobSends.acks.size} acked on B`);
-    const history = await waitFor(async () => {
-      const messages = await fullHistory(b, bob, roomId);
-      const ids = new Set(messages.map((m) => m.messageId as string));
-      return acked.every((id) => ids.has(id)) ? messages : undefined;
-    }, 'every acked message in history', 60_000, 250);
+    const history = await historyHolding(b, bob, roomId, acked, 60_000);
     const ids = history.map((m) => m.messageId as string);
     assert.deepEqual(duplicates(ids), [], 'each message once');
 

@@ -153,14 +153,16 @@ export class ProcessNode extends ApiClient {
 
 /**
  * The shared part of a test cluster: one Kafka topic, one Cassandra keyspace and one Redis key
- * prefix of its own (so concurrent tests never meet), the same JWT key on every node. `start()`
- * adds a node; `cleanup()` stops every node and drops the topic, its consumer groups, the keyspace
- * and the keys.
+ * prefix of its own (so concurrent tests never meet), the same JWT key on every node, and no
+ * practical per-connection rate limit (these tests send far faster than a person). `start()` adds a
+ * node, `connect()` a client socket; `cleanup()` closes the sockets, stops every node and drops the
+ * topic, its consumer groups, the keyspace and the keys.
  */
 export class ProcessCluster {
   readonly name = uniqueName('ft');
   readonly nodes: ProcessNode[] = [];
   readonly env: Record<string, string>;
+  private readonly sockets: TestSocket[] = [];
 
   constructor(extraEnv: Record<string, string> = {}) {
     this.env = {
@@ -175,6 +177,8 @@ export class ProcessCluster {
       WS_PORT: '0',
       LOG_PRETTY: 'false',
       LOG_LEVEL: 'info',
+      RATE_LIMIT_PER_SECOND: '100000',
+      RATE_LIMIT_BURST: '100000',
       ...extraEnv,
     };
   }
@@ -191,8 +195,16 @@ export class ProcessCluster {
     return Promise.all(names.map((name) => this.start(name, env))) as Promise<{ -readonly [K in keyof Names]: ProcessNode }>;
   }
 
-  /** Stops every node (SIGKILL for any that does not stop) and drops what the cluster made. Never throws. */
+  /** A client socket to `node` as `user`, closed by cleanup(). */
+  async connect(node: ProcessNode, user: TestUser): Promise<TestSocket> {
+    const socket = await TestSocket.connect(node.wsUrl, user.accessToken);
+    this.sockets.push(socket);
+    return socket;
+  }
+
+  /** Closes the sockets, stops every node (SIGKILL for any that does not stop) and drops what the cluster made. Never throws. */
   async cleanup(): Promise<void> {
+    for (const socket of this.sockets) socket.ws.terminate();
     await Promise.allSettled(this.nodes.map((node) => node.stop(10_000)));
     await Promise.allSettled([this.dropKafka(), this.dropCassandra(), this.dropRedis()]);
   }
@@ -256,6 +268,15 @@ export async function fullHistory(node: ApiClient, user: TestUser, roomId: strin
   }
 }
 
+/** A room's history through `node` once it holds every one of `messageIds`. */
+export function historyHolding(node: ProcessNode, user: TestUser, roomId: string, messageIds: string[], timeoutMs: number): Promise<Array<Record<string, any>>> {
+  return waitFor(async () => {
+    const messages = await fullHistory(node, user, roomId);
+    const ids = new Set(messages.map((m) => m.messageId as string));
+    return messageIds.every((id) => ids.has(id)) ? messages : undefined;
+  }, `every acked message in history through ${node.name}`, timeoutMs, 250);
+}
+
 /** Values that occur more than once. */
 export function duplicates<T>(values: Iterable<T>): T[] {
   const seen = new Set<T>();
@@ -287,7 +308,7 @@ export class ContinuousSender {
   private loop: Promise<void> | undefined;
 
   constructor(
-    readonly socket: { send(frame: Record<string, unknown>): void; ws: { readyState: number; OPEN: number; on(event: 'message', listener: (data: Buffer) => void): unknown } },
+    readonly socket: TestSocket,
     readonly roomId: string,
     readonly prefix: string,
     readonly options: { everyMs?: number; maxInFlight?: number } = {},
@@ -339,17 +360,24 @@ export class ContinuousSender {
   }
 }
 
+/** Starts nodes A and B; Ann (signed up on A) and Bob (on B) share one room. */
+export async function twoNodesOneRoom(cluster: ProcessCluster) {
+  const [a, b] = await cluster.startAll(['A', 'B']);
+  const [ann, bob] = await Promise.all([a.signUp('Ann'), b.signUp('Bob')]);
+  const roomId = await a.createRoom(ann, [bob]);
+  return { a, b, ann, bob, roomId };
+}
+
 /**
- * Ann on node A and Bob on node B in one room, each sending every 20 ms; resolves once both
- * have 30 acks, so a fault injected afterwards hits flowing traffic.
+ * Each side's user on its node in the room, sending every 20 ms; resolves once every sender has
+ * 30 acks, so a fault injected afterwards hits flowing traffic.
  */
 export async function startTraffic(
-  sides: Array<{ node: ProcessNode; user: TestUser; name: string }>, roomId: string, sockets: TestSocket[],
+  cluster: ProcessCluster, sides: Array<{ node: ProcessNode; user: TestUser; name: string }>, roomId: string,
 ): Promise<ContinuousSender[]> {
   const senders: ContinuousSender[] = [];
   for (const { node, user, name } of sides) {
-    const socket = await TestSocket.connect(node.wsUrl, user.accessToken);
-    sockets.push(socket);
+    const socket = await cluster.connect(node, user);
     await socket.join(roomId);
     senders.push(new ContinuousSender(socket, roomId, name, { everyMs: 20 }));
   }
