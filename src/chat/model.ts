@@ -32,6 +32,8 @@ export interface Membership {
   /** The member's own title for the room; null means the default title. */
   title: string | null;
   inputLock: boolean;
+  /** Muted members get no pushes from the room. */
+  muted: boolean;
 }
 
 export const MESSAGE_TYPES = ['TALK', 'FILE', 'ENTER', 'INVITE', 'LEAVE'] as const;
@@ -60,12 +62,30 @@ export interface EventOrigin {
   connectionId: string;
 }
 
-/** Everything that happens in a room and must reach every node that has sessions in it, in room order. */
-export type RoomEvent =
-  | { kind: 'message'; roomId: RoomId; message: ChatMessage; origin?: EventOrigin }
+/** A message on its way to history and to every receiver: the one event the durable bus carries. */
+export interface MessageEvent {
+  kind: 'message';
+  roomId: RoomId;
+  message: ChatMessage;
+  origin?: EventOrigin;
+}
+
+/** What happens in a room besides messages: live only (never stored by the bus), no position in the room's order. */
+export type RoomSignal =
   | { kind: 'typing'; roomId: RoomId; userId: UserId; origin?: EventOrigin }
   | { kind: 'read'; roomId: RoomId; userId: UserId; messageId: MessageId; origin?: EventOrigin }
   | { kind: 'presence'; roomId: RoomId; userId: UserId; event: 'enter' | 'exit'; origin?: EventOrigin }
   | { kind: 'membership'; roomId: RoomId; userId: UserId; change: 'joined' | 'left' };
+
+/** Changes of a user's rooms, for that user's own sockets (room list kept current without polling). */
+export interface UserSignal {
+  kind: 'room';
+  userId: UserId;
+  event: 'added' | 'removed' | 'updated';
+  roomId: RoomId;
+}
+
+/** Everything that happens in a room, as an embedding host sees it. */
+export type RoomEvent = MessageEvent | RoomSignal;
 
 export type RoomEventKind = RoomEvent['kind'];

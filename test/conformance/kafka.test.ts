@@ -34,7 +34,7 @@ busConformance(
       node: async (name) => {
         const bus = await KafkaBus.connect({
           brokers, topic, partitions: 8, replicationFactor: 1,
-          clientId: `flametalk-test-${name}`, nodeId: name, groupPrefix, logger,
+          clientId: `flametalk-test-${name}`, groupPrefix, logger,
         });
         nodes.push(bus);
         return bus;

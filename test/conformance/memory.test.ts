@@ -1,11 +1,13 @@
 import { MemoryBus, MemoryBusHub } from '../../src/infra/memory/bus.ts';
 import { MemoryDedup, MemoryDedupHub } from '../../src/infra/memory/dedup.ts';
+import { MemoryFeed, MemoryFeedHub } from '../../src/infra/memory/feed.ts';
 import { MemoryPresenceHub, MemoryPresenceStore } from '../../src/infra/memory/presence.ts';
 import { LogPusher } from '../../src/infra/memory/push.ts';
 import { MemoryStore } from '../../src/infra/memory/store.ts';
 import { MemoryTokenHub, MemoryTokenStore } from '../../src/infra/memory/tokens.ts';
 import { busConformance } from './bus.ts';
 import { dedupConformance } from './dedup.ts';
+import { feedConformance } from './feed.ts';
 import { presenceConformance } from './presence.ts';
 import { pushConformance } from './push.ts';
 import { storeConformance } from './store.ts';
@@ -58,5 +60,20 @@ pushConformance('log (embedded)', async () => {
     markUnregistered: (token) => pusher.unregistered.add(token),
     delivered: () => pusher.sent.map(({ token, title, body, data }) => ({ token, title, body, data })),
     close: () => pusher.close(),
+  };
+});
+
+feedConformance('memory', async () => {
+  const hub = new MemoryFeedHub();
+  const feeds: MemoryFeed[] = [];
+  return {
+    node: async (options) => {
+      const feed = new MemoryFeed(hub, options);
+      feeds.push(feed);
+      return feed;
+    },
+    close: async () => {
+      for (const feed of feeds) await feed.close();
+    },
   };
 });

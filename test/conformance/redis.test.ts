@@ -1,9 +1,11 @@
 import { Redis } from 'ioredis';
 import { RedisDedup } from '../../src/infra/redis/dedup.ts';
+import { RedisFeed } from '../../src/infra/redis/feed.ts';
 import { RedisPresenceStore } from '../../src/infra/redis/presence.ts';
 import { RedisTokenStore } from '../../src/infra/redis/tokens.ts';
 import { backendAddress, uniqueName } from '../support/backends.ts';
 import { dedupConformance } from './dedup.ts';
+import { feedConformance } from './feed.ts';
 import { presenceConformance } from './presence.ts';
 import { tokenConformance } from './tokens.ts';
 
@@ -62,5 +64,22 @@ dedupConformance('redis', async () => {
   return {
     node: async () => new RedisDedup(await backend.connect(), { prefix: backend.prefix }),
     close: () => backend.close(),
+  };
+});
+
+feedConformance('redis', async () => {
+  const backend = new Backend();
+  const feeds: RedisFeed[] = [];
+  return {
+    node: async (options) => {
+      const subscriber = await backend.connect();
+      const feed = new RedisFeed(await backend.connect(), subscriber, { prefix: backend.prefix, ...options });
+      feeds.push(feed);
+      return feed;
+    },
+    close: async () => {
+      for (const feed of feeds) await feed.close();
+      await backend.close();
+    },
   };
 });

@@ -1,13 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import net, { type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import tls from 'node:tls';
-import kafkajs, { type Admin, type ISocketFactory, type Kafka, type KafkaConfig, type Message, type Producer, type RetryOptions } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka, type KafkaConfig, type Message, type Producer, type RetryOptions } from 'kafkajs';
 import pino, { type Logger } from 'pino';
-import type { RoomEvent } from '../../chat/model.ts';
+import type { MessageEvent, RoomId } from '../../chat/model.ts';
+import { partitionOf } from '../partition.ts';
 import type { BusSubscription, RoomEventBus } from '../ports/bus.ts';
+import { BrokerConnections } from './broker-connections.ts';
 import { kafkaLogLevel, pinoLogCreator } from './log.ts';
 import { TopicReader } from './reader.ts';
+import { ensureTopic } from './topic.ts';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -16,15 +16,15 @@ export interface KafkaBusOptions {
   partitions: number;
   replicationFactor: number;
   clientId: string;
-  /** Names this node's own consumer group. */
-  nodeId: string;
-  /** Prepended to every consumer group id (the shared groups and the per-node one). */
+  /** Prepended to every consumer group id. */
   groupPrefix?: string;
   /** A member silent for this long is dropped from its groups and its partitions move (default 10 s). */
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   /** Longest a consumer's fetch waits for new events (default 500 ms); also bounds join and stop times. */
   maxWaitMs?: number;
+  /** How long a publish waits for others to share its produce request (default 0: the rest of the turn). */
+  lingerMs?: number;
   logger?: Logger;
   /** Further kafkajs client settings: TLS, SASL, a socket factory (tests put a proxy in between). */
   client?: Pick<KafkaConfig, 'ssl' | 'sasl' | 'socketFactory' | 'connectionTimeout' | 'requestTimeout'>;
@@ -35,7 +35,7 @@ export interface KafkaBusOptions {
  * waited this long, then its publishes are rejected. Long enough to ride out a broker restart,
  * short enough that an outage never leaves a sender hanging.
  */
-const PUBLISH_WINDOW_MS = 30_000;
+export const PUBLISH_WINDOW_MS = 30_000;
 const RESEND_MIN_MS = 250;
 const RESEND_MAX_MS = 2_000;
 
@@ -57,7 +57,7 @@ const MAX_BATCH_BYTES = 512 * 1024;
 const START_TIMEOUT_MS = 60_000;
 
 interface Pending {
-  message: Message;
+  message: Message & { partition: number };
   bytes: number;
   queuedAt: number;
   resolve(): void;
@@ -65,24 +65,18 @@ interface Pending {
 }
 
 /**
- * The room event bus on a Kafka topic keyed by room id: one room, one partition, one order.
+ * The durable message log on a Kafka topic: each room's events in one partition (chosen here, so a
+ * room's partition is known without asking kafkajs), acks=all before a publish resolves.
  *
- * - publish: acks=all; publishes are queued and whatever accumulated while a request was in flight
- *   is sent as the next single request, so there is one request in flight at a time (strict order
- *   per room without relying on kafkajs's experimental idempotent producer) and batches grow by
- *   themselves under load.
- * - subscribe: a consumer group of its own per bus instance, so this node reads every partition;
- *   it is deleted when the subscription ends.
- * - consume: the shared group `${groupPrefix}${group}`; each event is handled by one member.
+ * Publishes are queued and whatever accumulated while a request was in flight is sent as the next
+ * single request: batches grow by themselves under load, and an idle bus answers in one round trip.
+ * A room's order is the RoomFeed's, not the log's, so nothing here needs more than acks.
  */
 export class KafkaBus implements RoomEventBus {
+  readonly durable = true;
   private readonly queue: Pending[] = [];
   private sending: Promise<void> | undefined;
-  private readonly handlers = new Set<(event: RoomEvent) => void>();
-  private node: { reader: TopicReader; groupId: string; started: Promise<void> } | undefined;
-  private readonly groups = new Set<TopicReader>();
-  /** Node readers being stopped (and their groups deleted); close() waits for them. */
-  private readonly nodeStops = new Set<Promise<void>>();
+  private readonly groups = new Map<string, TopicReader>();
   private closing = false;
   private closed: Promise<void> | undefined;
 
@@ -114,7 +108,7 @@ export class KafkaBus implements RoomEventBus {
     const kafka = client();
     const admin = kafka.admin();
     const producer = client(PRODUCER_RETRY).producer({
-      // Named explicitly (murmur2 of the key, as Java clients do) so kafkajs does not warn that its default changed in 2.0.
+      // Messages name their partition; naming the partitioner only keeps kafkajs from warning that its default changed in 2.0.
       createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
       allowAutoTopicCreation: false,
     });
@@ -131,13 +125,13 @@ export class KafkaBus implements RoomEventBus {
     }
   }
 
-  publish(event: RoomEvent): Promise<void> {
+  publish(event: MessageEvent): Promise<void> {
     if (this.closing) return Promise.reject(new Error('bus is closed'));
     // Inside the executor, a value JSON cannot encode becomes a rejection rather than a throw.
     return new Promise<void>((resolve, reject) => {
       const value = JSON.stringify(event);
       this.queue.push({
-        message: { key: event.roomId, value },
+        message: { key: event.roomId, value, partition: partitionOf(event.roomId, this.options.partitions) },
         bytes: Buffer.byteLength(value) + Buffer.byteLength(event.roomId),
         queuedAt: Date.now(),
         resolve,
@@ -147,79 +141,10 @@ export class KafkaBus implements RoomEventBus {
     });
   }
 
-  async subscribe(handler: (event: RoomEvent) => void): Promise<BusSubscription> {
+  async consume(group: string, handler: (events: MessageEvent[]) => Promise<void>): Promise<BusSubscription> {
     if (this.closing) throw new Error('bus is closed');
-    this.handlers.add(handler);
-    try {
-      await (this.node ??= this.startNode()).started;
-    } catch (error) {
-      this.handlers.delete(handler);
-      throw error;
-    }
-    let active = true;
-    return {
-      stop: async () => {
-        if (!active) return;
-        active = false;
-        this.handlers.delete(handler);
-        if (this.handlers.size === 0) await this.stopNode();
-      },
-    };
-  }
-
-  async consume(group: string, handler: (events: RoomEvent[]) => Promise<void>): Promise<BusSubscription> {
-    if (this.closing) throw new Error('bus is closed');
-    const reader = this.reader(`${this.options.groupPrefix ?? ''}${group}`, {
-      dropDelivered: false,
-      // Replaying is better than losing events the persister or notifier never handled.
-      fromBeginning: true,
-      concurrency: this.options.partitions,
-      handle: handler,
-    });
-    this.groups.add(reader);
-    try {
-      await reader.start();
-    } catch (error) {
-      this.groups.delete(reader);
-      throw error;
-    }
-    return {
-      stop: async () => {
-        this.groups.delete(reader);
-        await reader.stop();
-      },
-    };
-  }
-
-  async lag(): Promise<number> {
-    const readers = [...this.groups];
-    if (this.node) readers.push(this.node.reader);
-    if (readers.length === 0) return 0;
-    const offsets = await this.admin.fetchTopicOffsets(this.options.topic);
-    const ends = new Map(offsets.map(({ partition, high }) => [partition, Number(high)]));
-    return readers.reduce((sum, reader) => sum + reader.lag(ends), 0);
-  }
-
-  /** Leaves the groups, sends what is queued (rejecting what cannot be sent), disconnects. Idempotent. */
-  close(): Promise<void> {
-    this.closed ??= (async () => {
-      this.closing = true;
-      this.handlers.clear();
-      const readers = [...this.groups].map((reader) => reader.stop());
-      this.groups.clear();
-      void this.stopNode();
-      await Promise.allSettled([...readers, ...this.nodeStops, this.sending]);
-      await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
-      this.connections.closeAll();
-    })();
-    return this.closed;
-  }
-
-  private reader(
-    groupId: string,
-    how: { dropDelivered: boolean; fromBeginning: boolean; concurrency: number; handle: (events: RoomEvent[]) => Promise<void> | void },
-  ): TopicReader {
-    return new TopicReader({
+    const groupId = this.groupId(group);
+    const reader = new TopicReader({
       kafka: this.kafka,
       admin: this.admin,
       topic: this.options.topic,
@@ -228,63 +153,84 @@ export class KafkaBus implements RoomEventBus {
       heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 1_000,
       maxWaitMs: this.options.maxWaitMs ?? 500,
       startTimeoutMs: START_TIMEOUT_MS,
+      // Replaying is better than losing events the persister or notifier never handled.
+      fromBeginning: true,
+      concurrency: this.options.partitions,
       logger: this.logger,
-      ...how,
+      handle: handler,
+      deadLetter: (records) => this.deadLetter(groupId, records),
     });
-  }
-
-  /** The node-wide reader behind every subscribe() of this bus, in a group of its own. */
-  private startNode(): NonNullable<KafkaBus['node']> {
-    const groupId = `${this.options.groupPrefix ?? ''}node.${this.options.nodeId}.${randomBytes(4).toString('hex')}`;
-    const reader: TopicReader = this.reader(groupId, {
-      dropDelivered: true,
-      // The group is new, so it starts at the end; this only matters if retention outran it.
-      fromBeginning: false,
-      // Handlers are synchronous: nothing to overlap.
-      concurrency: 1,
-      handle: (events) => {
-        // A reader being replaced by a newer one must not deliver twice.
-        if (this.node?.reader !== reader) return;
-        for (const event of events) {
-          for (const handler of this.handlers) {
-            try {
-              handler(event);
-            } catch (error) {
-              // A subscriber's bug must not stop delivery to the others.
-              this.logger.error({ err: error, roomId: event.roomId, kind: event.kind }, 'a room event subscriber threw');
-            }
-          }
-        }
+    this.groups.set(reader.id, reader);
+    try {
+      await reader.start();
+    } catch (error) {
+      this.groups.delete(reader.id);
+      throw error;
+    }
+    return {
+      stop: async () => {
+        this.groups.delete(reader.id);
+        await reader.stop();
       },
-    });
-    const node = { reader, groupId, started: reader.start() };
-    node.started.catch(() => {
-      if (this.node === node) this.node = undefined;
-    });
-    return node;
+    };
   }
 
-  private stopNode(): Promise<void> {
-    const node = this.node;
-    if (!node) return Promise.resolve();
-    this.node = undefined;
-    const stopping = (async () => {
-      await node.reader.stop().catch((error: unknown) => this.logger.warn({ err: error }, 'stopping the node subscription failed'));
-      // Nobody will use this group again; it would otherwise linger until offsets retention (7 days).
-      await this.admin
-        .deleteGroups([node.groupId])
-        .catch((error: unknown) => this.logger.debug({ err: error, group: node.groupId }, 'could not delete the node consumer group'));
+  async backlog(group: string, roomId: RoomId): Promise<number> {
+    const { topic, partitions } = this.options;
+    const partition = partitionOf(roomId, partitions);
+    const [ends, [committed]] = await Promise.all([
+      this.admin.fetchTopicOffsets(topic),
+      this.admin.fetchOffsets({ groupId: this.groupId(group), topics: [topic] }),
+    ]);
+    const end = ends.find((p) => p.partition === partition);
+    if (!end) throw new Error(`partition ${partition} of ${topic} has no offsets`);
+    const at = Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+    return Math.max(0, Number(end.high) - Math.max(at, Number(end.low)));
+  }
+
+  async lag(): Promise<number> {
+    if (this.groups.size === 0) return 0;
+    const offsets = await this.admin.fetchTopicOffsets(this.options.topic);
+    const ends = new Map(offsets.map(({ partition, high }) => [partition, Number(high)]));
+    return [...this.groups.values()].reduce((sum, reader) => sum + reader.lag(ends), 0);
+  }
+
+  /** Leaves the groups, sends what is queued (rejecting what cannot be sent), disconnects. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true;
+      const readers = [...this.groups.values()].map((reader) => reader.stop());
+      this.groups.clear();
+      await Promise.allSettled([...readers, this.sending]);
+      await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+      this.connections.closeAll();
     })();
-    this.nodeStops.add(stopping);
-    const forget = (): void => void this.nodeStops.delete(stopping);
-    stopping.then(forget, forget);
-    return stopping;
+    return this.closed;
+  }
+
+  private groupId(group: string): string {
+    return `${this.options.groupPrefix ?? ''}${group}`;
+  }
+
+  /** Records a group could not handle, kept on `<topic>.dead-letter` with where they came from. */
+  private async deadLetter(groupId: string, records: Array<{ partition: number; offset: string; value: Buffer | null; reason: string }>): Promise<void> {
+    const topic = `${this.options.topic}.dead-letter`;
+    await ensureTopic(this.admin, { topic, partitions: 1, replicationFactor: this.options.replicationFactor }, this.logger);
+    await this.producer.send({
+      topic,
+      acks: -1,
+      messages: records.map((r) => ({
+        value: r.value,
+        headers: { group: groupId, partition: String(r.partition), offset: r.offset, reason: r.reason },
+      })),
+    });
   }
 
   /** Sends the queue, one request at a time; each request carries whatever has accumulated meanwhile. */
   private async drain(): Promise<void> {
-    // Publishes made in the same synchronous burst as the first one join its request.
-    await Promise.resolve();
+    // Publishes made in the same turn (or within the linger) join the first one's request.
+    if (this.options.lingerMs) await sleep(this.options.lingerMs);
+    else await new Promise((resolve) => setImmediate(resolve));
     while (this.queue.length > 0) {
       const batch = this.takeBatch();
       try {
@@ -337,74 +283,4 @@ function isTransient(error: unknown): boolean {
   let cause: unknown = error;
   while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
   return (cause as { retriable?: unknown }).retriable === true;
-}
-
-/** Creates the topic unless it exists; returns its partition count. */
-async function ensureTopic(admin: Admin, options: KafkaBusOptions, logger: Logger): Promise<number> {
-  const { topic } = options;
-  const created = await admin.createTopics({
-    topics: [{ topic, numPartitions: options.partitions, replicationFactor: options.replicationFactor }],
-    waitForLeaders: true,
-  });
-  if (created) {
-    logger.info({ partitions: options.partitions, replicationFactor: options.replicationFactor }, 'created the room event topic');
-    return options.partitions;
-  }
-  // Already there, possibly created this very moment by another node: wait until every partition has a leader.
-  for (let attempt = 0; ; attempt++) {
-    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-    const partitions = topics.find((t) => t.name === topic)?.partitions ?? [];
-    if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) {
-      if (partitions.length !== options.partitions) {
-        logger.warn({ partitions: partitions.length, configured: options.partitions }, 'the room event topic exists with another partition count; using it as it is');
-      }
-      return partitions.length;
-    }
-    if (attempt >= 50) throw new Error(`topic ${topic} has partitions without a leader`);
-    await sleep(100);
-  }
-}
-
-/**
- * Every broker connection of one bus, through kafkajs's own socket factory (net or tls, keep-alive)
- * or the caller's. kafkajs can reopen a connection (a group heartbeat, a consumer's retry) after its
- * own disconnect and never close it, keeping the host process alive (measured); so closing the bus
- * closes whatever is still open, and any connection opened after that.
- */
-class BrokerConnections {
-  private readonly open = new Set<Socket>();
-  private closed = false;
-
-  constructor(private readonly inner?: ISocketFactory) {}
-
-  readonly factory: ISocketFactory = (args) => {
-    const socket = this.inner
-      ? this.inner(args)
-      : args.ssl
-        ? tls.connect({ host: args.host, port: args.port, ...(net.isIP(args.host) ? {} : { servername: args.host }), ...(typeof args.ssl === 'object' ? args.ssl : {}) }, args.onConnect)
-        : net.connect({ host: args.host, port: args.port }, args.onConnect);
-    if (!this.inner) socket.setKeepAlive(true, 60_000);
-    if (this.closed) {
-      // Once kafkajs has attached its listeners.
-      process.nextTick(() => BrokerConnections.cut(socket));
-    } else {
-      this.open.add(socket);
-      socket.once('close', () => this.open.delete(socket));
-    }
-    return socket;
-  };
-
-  closeAll(): void {
-    this.closed = true;
-    for (const socket of this.open) BrokerConnections.cut(socket);
-    this.open.clear();
-  }
-
-  /**
-   * With an error: kafkajs listens for 'error' and 'end' only, and after a bare close would keep
-   * that connection's request-timeout interval running, and the process alive, for good (measured).
-   */
-  private static cut(socket: Socket): void {
-    socket.destroy(new Error('the Kafka bus was closed'));
-  }
 }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { RoomEvent } from '../../chat/model.ts';
+import type { MessageEvent } from '../../chat/model.ts';
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2_000;
@@ -22,15 +22,10 @@ export interface ReaderOptions {
   concurrency: number;
   /** Where to restart when the committed offset no longer exists (retention removed it). */
   fromBeginning: boolean;
-  /**
-   * The node subscription is the only member of its group, so it holds every partition for as long
-   * as it runs and can drop offsets it has already delivered (an offset commit lost in a broker
-   * restart would otherwise replay them). A shared group cannot: a partition may have moved away
-   * and back in between.
-   */
-  dropDelivered: boolean;
   /** Resolving marks the events handled; rejecting has the same batch retried, with backoff. */
-  handle(events: RoomEvent[]): Promise<void> | void;
+  handle(events: MessageEvent[]): Promise<void> | void;
+  /** Keeps records the group cannot handle (not a message, or refused on their own) out of the partition's way. */
+  deadLetter(records: DeadLetter[]): Promise<void>;
   /** How long start() waits for the group to be joined and positioned. */
   startTimeoutMs: number;
   logger: Logger;
@@ -54,10 +49,26 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
-function isRoomEvent(value: unknown): value is RoomEvent {
+export interface DeadLetter {
+  partition: number;
+  offset: string;
+  value: Buffer | null;
+  reason: string;
+}
+
+/** Failed attempts of a batch after which its events are tried one by one, to find one that can never succeed. */
+const SPLIT_AFTER_ATTEMPTS = 3;
+
+function isMessageEvent(value: unknown): value is MessageEvent {
   if (typeof value !== 'object' || value === null) return false;
-  const { kind, roomId } = value as { kind?: unknown; roomId?: unknown };
-  return typeof kind === 'string' && typeof roomId === 'string';
+  const { kind, roomId, message } = value as { kind?: unknown; roomId?: unknown; message?: { messageId?: unknown; roomId?: unknown } };
+  return kind === 'message' && typeof roomId === 'string' && typeof message?.messageId === 'string' && message.roomId === roomId;
+}
+
+interface Decoded {
+  event: MessageEvent;
+  offset: string;
+  value: Buffer | null;
 }
 
 /**
@@ -72,7 +83,11 @@ function isRoomEvent(value: unknown): value is RoomEvent {
  * offsets, which makes concurrent first starts of several members safe: any end a member commits was
  * read before anyone could see that partition committed, hence before anyone's start() resolved.
  */
+let readers = 0;
+
 export class TopicReader {
+  /** Unique among the readers of this process. */
+  readonly id: string;
   private readonly consumer: Consumer;
   private readonly logger: Logger;
   private readonly ready = deferred();
@@ -85,6 +100,7 @@ export class TopicReader {
   private readonly next = new Map<number, number>();
 
   constructor(private readonly options: ReaderOptions) {
+    this.id = `${options.groupId}#${++readers}`;
     this.logger = options.logger.child({ group: options.groupId });
     this.consumer = options.kafka.consumer({
       groupId: options.groupId,
@@ -104,7 +120,7 @@ export class TopicReader {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const generation = ++this.generation;
       this.assigned = payload.memberAssignment[options.topic] ?? [];
-      if (!options.dropDelivered) this.next.clear();
+      this.next.clear();
       if (this.assigned.length > 0) consumer.pause([{ topic: options.topic, partitions: this.assigned }]);
       void this.position(generation, this.assigned);
     });
@@ -198,24 +214,31 @@ export class TopicReader {
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { partition } = batch;
-    const from = this.options.dropDelivered ? (this.next.get(partition) ?? 0) : 0;
-    const events: RoomEvent[] = [];
+    const decoded: Decoded[] = [];
+    const rejected: DeadLetter[] = [];
     for (const message of batch.messages) {
-      if (Number(message.offset) < from) continue;
-      const event = this.decode(message, partition);
-      if (event) events.push(event);
+      const event = decode(message);
+      if (event) decoded.push({ event, offset: message.offset, value: message.value });
+      else rejected.push({ partition, offset: message.offset, value: message.value, reason: 'not a message event' });
     }
+    let pending = decoded;
     let delay = RETRY_MIN_MS;
-    for (let attempt = 1; events.length > 0; attempt++) {
+    for (let attempt = 1; pending.length > 0 || rejected.length > 0; attempt++) {
       // kafkajs heartbeats only between batches; a handler slower than the session timeout (a
       // store that hangs) would otherwise get this member evicted and its events handled twice.
       // A rebalance noticed here is noticed again, and acted on, by kafkajs's own heartbeat after the batch.
       const beat = setInterval(() => void heartbeat().catch(() => undefined), this.options.heartbeatIntervalMs);
       try {
-        await this.options.handle(events);
-        break;
+        if (rejected.length > 0) {
+          await this.options.deadLetter(rejected);
+          this.logger.error({ partition, offsets: rejected.map((r) => r.offset), reason: rejected[0]!.reason }, 'moved records the group cannot handle to the dead-letter topic');
+          rejected.length = 0;
+        }
+        if (attempt > SPLIT_AFTER_ATTEMPTS && pending.length > 1) pending = await this.isolate(pending, partition, rejected);
+        else if (pending.length > 0) await this.options.handle(pending.map((d) => d.event));
+        if (rejected.length === 0) break;
       } catch (error) {
-        const log = { err: error, partition, offset: batch.firstOffset(), events: events.length, attempt };
+        const log = { err: error, partition, offset: batch.firstOffset(), events: pending.length, attempt };
         if (attempt === 1) this.logger.warn(log, 'handling a batch of room events failed; retrying it');
         else this.logger.debug(log, 'handling a batch of room events failed again');
         // Unresolved, the batch is fetched again by whoever holds the partition next.
@@ -234,16 +257,25 @@ export class TopicReader {
     this.next.set(partition, Number(last) + 1);
   }
 
-  private decode(message: KafkaMessage, partition: number): RoomEvent | undefined {
-    try {
-      const value: unknown = JSON.parse(message.value?.toString('utf8') ?? '');
-      if (isRoomEvent(value)) return value;
-    } catch {
-      // reported below
+  /**
+   * A batch that keeps failing is tried event by event: if some events succeed on their own, the ones
+   * that still fail are poison (the handler will never take them) and go to `rejected`; if every one
+   * fails, the backend is down and the batch as a whole is retried (the returned events).
+   */
+  private async isolate(pending: Decoded[], partition: number, rejected: DeadLetter[]): Promise<Decoded[]> {
+    const failed: Array<{ item: Decoded; error: unknown }> = [];
+    for (const item of pending) {
+      try {
+        await this.options.handle([item.event]);
+      } catch (error) {
+        failed.push({ item, error });
+      }
     }
-    // Retrying cannot fix it, and stopping the partition for it would stop the room.
-    this.logger.error({ partition, offset: message.offset }, 'skipping a message that is not a room event');
-    return undefined;
+    if (failed.length === pending.length) throw failed[0]!.error;
+    for (const { item, error } of failed) {
+      rejected.push({ partition, offset: item.offset, value: item.value, reason: `refused by the handler: ${error instanceof Error ? error.message : String(error)}` });
+    }
+    return [];
   }
 
   /** Waits, unless the reader is stopping; false when it is. */
@@ -254,5 +286,14 @@ export class TopicReader {
     } catch {
       return false;
     }
+  }
+}
+
+function decode(message: KafkaMessage): MessageEvent | undefined {
+  try {
+    const value: unknown = JSON.parse(message.value?.toString('utf8') ?? '');
+    return isMessageEvent(value) ? value : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,4 +1,4 @@
-import type { RoomEvent } from '../../chat/model.ts';
+import type { MessageEvent, RoomId } from '../../chat/model.ts';
 import type { BusSubscription, RoomEventBus } from '../ports/bus.ts';
 import { partitionOf } from '../partition.ts';
 
@@ -7,16 +7,16 @@ const MAX_BATCH = 500;
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2_000;
 
-type GroupHandler = (events: RoomEvent[]) => Promise<void>;
+type GroupHandler = (events: MessageEvent[]) => Promise<void>;
 
 /** One partition's retained events: `events[0]` has offset `base`. */
 class PartitionLog {
   base = 0;
-  events: RoomEvent[] = [];
+  events: MessageEvent[] = [];
   get end(): number {
     return this.base + this.events.length;
   }
-  slice(from: number, max: number): RoomEvent[] {
+  slice(from: number, max: number): MessageEvent[] {
     return this.events.slice(from - this.base, from - this.base + max);
   }
   trimTo(offset: number): void {
@@ -88,14 +88,18 @@ class Group {
 export class MemoryBusHub {
   readonly partitions = Array.from({ length: PARTITIONS }, () => new PartitionLog());
   readonly groups = new Map<string, Group>();
-  readonly subscribers = new Set<(event: RoomEvent) => void>();
 
-  append(event: RoomEvent): void {
-    const log = this.partitions[partitionOf(event.roomId, PARTITIONS)]!;
-    log.events.push(event);
-    for (const subscriber of this.subscribers) subscriber(event);
+  append(event: MessageEvent): void {
+    this.partitions[partitionOf(event.roomId, PARTITIONS)]!.events.push(event);
     for (const group of this.groups.values()) group.kick();
     this.trim();
+  }
+
+  /** Events of the room's partition the group has not handled; a group nobody consumes yet has handled nothing. */
+  backlog(groupName: string, roomId: RoomId): number {
+    const p = partitionOf(roomId, PARTITIONS);
+    const group = this.groups.get(groupName);
+    return this.partitions[p]!.end - (group ? group.cursors[p]! : this.partitions[p]!.base);
   }
 
   group(name: string): Group {
@@ -117,37 +121,17 @@ export class MemoryBusHub {
   }
 }
 
-/** In-process bus node; events reach subscribers asynchronously, in publish order. */
+/** In-process bus node: not durable (the process is the only copy), ordered per room. */
 export class MemoryBus implements RoomEventBus {
-  private readonly queue: RoomEvent[] = [];
-  private readonly handlers = new Set<(event: RoomEvent) => void>();
+  readonly durable = false;
   private readonly ownGroups: Array<{ group: Group; handler: GroupHandler }> = [];
-  private scheduled = false;
   private closed = false;
-  private readonly enqueue = (event: RoomEvent): void => {
-    this.queue.push(event);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
-  };
 
   constructor(private readonly hub: MemoryBusHub = new MemoryBusHub()) {}
 
-  async publish(event: RoomEvent): Promise<void> {
+  async publish(event: MessageEvent): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
-    this.hub.append(structuredClone(event));
-  }
-
-  async subscribe(handler: (event: RoomEvent) => void): Promise<BusSubscription> {
-    if (this.handlers.size === 0) this.hub.subscribers.add(this.enqueue);
-    this.handlers.add(handler);
-    return {
-      stop: async () => {
-        this.handlers.delete(handler);
-        if (this.handlers.size === 0) this.hub.subscribers.delete(this.enqueue);
-      },
-    };
+    this.hub.append(event);
   }
 
   async consume(groupName: string, handler: GroupHandler): Promise<BusSubscription> {
@@ -159,14 +143,16 @@ export class MemoryBus implements RoomEventBus {
     return { stop: () => this.leave(membership) };
   }
 
+  async backlog(group: string, roomId: RoomId): Promise<number> {
+    return this.hub.backlog(group, roomId);
+  }
+
   async lag(): Promise<number> {
-    return this.queue.length + this.ownGroups.reduce((sum, { group }) => sum + group.pending(), 0);
+    return this.ownGroups.reduce((sum, { group }) => sum + group.pending(), 0);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.hub.subscribers.delete(this.enqueue);
-    this.handlers.clear();
     for (const membership of [...this.ownGroups]) await this.leave(membership);
   }
 
@@ -179,19 +165,4 @@ export class MemoryBus implements RoomEventBus {
     await group.idle();
     group.kick();
   }
-
-  private readonly flush = (): void => {
-    this.scheduled = false;
-    const events = this.queue.splice(0);
-    for (const event of events) {
-      for (const handler of this.handlers) {
-        try {
-          handler(event);
-        } catch (error) {
-          // A subscriber's bug must not stop delivery to the others.
-          process.emitWarning(error instanceof Error ? error : new Error(String(error)));
-        }
-      }
-    }
-  };
 }

@@ -9,6 +9,21 @@ export class EmailTakenError extends Error {
   }
 }
 
+export class PhoneTakenError extends Error {
+  constructor(phoneNumber: string) {
+    super(`phone number ${phoneNumber} is already registered`);
+    this.name = 'PhoneTakenError';
+  }
+}
+
+/** A user or room id that already exists: ids are never overwritten, so two nodes sharing a node id cannot clobber each other's rows. */
+export class IdTakenError extends Error {
+  constructor(what: 'user' | 'room', id: string) {
+    super(`${what} id ${id} already exists`);
+    this.name = 'IdTakenError';
+  }
+}
+
 export interface HistoryQuery {
   /** Only messages with an id lower than this (the paging cursor). */
   before?: MessageId;
@@ -18,20 +33,27 @@ export interface HistoryQuery {
 }
 
 export type UserPatch = Partial<Pick<User, 'nickname' | 'leftAt' | 'phoneNumber' | 'birthday'>>;
-export type MembershipPatch = Partial<Pick<Membership, 'title' | 'inputLock'>>;
+export type MembershipPatch = Partial<Pick<Membership, 'title' | 'inputLock' | 'muted'>>;
 
 /**
  * Durable chat state: accounts, rooms and members, history, read positions, push tokens.
  * Message inserts are idempotent by message id, so a redelivered event never duplicates history.
  */
 export interface ChatStore {
-  /** Rejects with EmailTakenError when the email belongs to another account. */
+  /**
+   * Rejects with EmailTakenError when the email belongs to another account, PhoneTakenError when
+   * the (normalised) phone number does, IdTakenError when the user id exists.
+   */
   createUser(user: User): Promise<void>;
   getUser(userId: UserId): Promise<User | undefined>;
+  /** Case-insensitive. */
   getUserByEmail(email: string): Promise<User | undefined>;
+  /** Exact match of the normalised phone number. */
+  getUserByPhone(phoneNumber: string): Promise<User | undefined>;
   getUsers(userIds: UserId[]): Promise<User[]>;
   updateUser(userId: UserId, patch: UserPatch): Promise<void>;
 
+  /** Rejects with IdTakenError when the room id exists. */
   createRoom(room: Room, members: Membership[]): Promise<void>;
   getRoom(roomId: RoomId): Promise<Room | undefined>;
   addMember(member: Membership): Promise<void>;
