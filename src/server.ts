@@ -18,6 +18,7 @@ import { AccountService } from './chat/accounts.ts';
 import { MessageService } from './chat/messages.ts';
 import type { RoomEvent } from './chat/model.ts';
 import { persister } from './chat/persister.ts';
+import { PERSISTER_GROUP } from './chat/recovery.ts';
 import { PresenceKeeper, presenceLeaseFor } from './chat/presence-keeper.ts';
 import { RoomService } from './chat/rooms.ts';
 import { SnowflakeGenerator } from './chat/snowflake.ts';
@@ -49,7 +50,7 @@ export interface ChatServerOptions {
 }
 
 export interface ChatServerEvents {
-  /** Every room event this node receives from the bus, in room order. */
+  /** Every room event this node delivers to its sockets (rooms with members connected here), in room order. */
   roomEvent: [RoomEvent];
   connection: [{ userId: string; deviceId: string; connectionId: string }];
   stopped: [];
@@ -94,8 +95,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     try {
       return await wireNode(opened);
     } catch (error) {
-      const { presence, bus, store, tokens, dedup, pusher } = opened.ports;
-      await Promise.allSettled([presence.close(), bus.close(), store.close(), tokens.close(), dedup.close(), pusher.close()]);
+      const { presence, bus, feed, store, tokens, dedup, pusher } = opened.ports;
+      await Promise.allSettled([presence.close(), bus.close(), feed.close(), store.close(), tokens.close(), dedup.close(), pusher.close()]);
       await opened.close();
       throw error;
     }
@@ -103,8 +104,12 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
 
   async function wireNode(opened: Awaited<ReturnType<typeof openPorts>>) {
     const { ports } = opened;
-    const { presence, bus, store, tokens, dedup } = ports;
-    const ids = new SnowflakeGenerator(opened.nodeId);
+    const { presence, bus, feed, store, tokens, dedup } = ports;
+    const ids = new SnowflakeGenerator(opened.nodeId.nodeId);
+    opened.nodeId.onLost(() => {
+      logger.error({ nodeId: opened.nodeId.nodeId }, 'this node lost the lease on its node id: stopping, so that no other node makes the same ids');
+      void server.stop();
+    });
 
     let jwtSecret = config.jwtSecret;
     if (!jwtSecret) {
@@ -113,8 +118,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     }
     const accessTokens = new AccessTokens(jwtSecret, config.jwtIssuer, config.accessTokenTtlSeconds);
     const accounts = new AccountService(store, tokens, accessTokens, { refreshTtlSeconds: config.refreshTokenTtlSeconds, newUserId: () => ids.next() });
-    const rooms = new RoomService(store, presence, bus, { newRoomId: () => ids.next() });
-    const messages = new MessageService(store, bus, dedup, ids, config.maxTextLength);
+    const rooms = new RoomService(store, presence, feed, { newRoomId: () => ids.next() });
+    const messages = new MessageService({ store, bus, feed, dedup }, ids, config.maxTextLength);
 
     const revoked = new RevokedSessions(config.accessTokenTtlSeconds * 1000);
     const quickAuthenticate = options.authenticate ? customAuthenticator(options.authenticate) : tokenAuthenticator(accessTokens, revoked);
@@ -129,28 +134,29 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
 
     const runtime = new ActorRuntime(logger.child({ component: 'actors' }));
     let socketServer: SocketServer | undefined;
+    const emit = (event: RoomEvent): void => void events.emit('roomEvent', event);
     const directory: RoomDirectory = new RoomDirectory(runtime, (roomId) => spawnRoom(roomId, {
-      nodeId: name, runtime, directory: () => directory, presence, bus, messages, metrics, logger,
-      publisher: socketServer!, recoveryLimit: config.recoveryLimit, roomIdleMs: config.roomIdleMs,
+      nodeId: name, runtime, directory: () => directory, presence, recovery: { store, bus, feed }, metrics, logger, emit,
+      publisher: socketServer!, recoveryLimit: config.recoveryLimit, recentBytes: config.recentBytes, roomIdleMs: config.roomIdleMs,
+      gapRepairMs: config.gapRepairMs, gapSkipMs: config.gapSkipMs,
     }));
     const notifier = spawnNotifier({ runtime, presence, store, pusher: ports.pusher, metrics, logger, coalesceMs: config.pushCoalesceMs });
 
     const subscriptions: BusSubscription[] = [];
-    subscriptions.push(await bus.consume('persister', persister(store)));
+    // On an in-process bus the sender stores its messages itself (see MessageService).
+    if (bus.durable) subscriptions.push(await bus.consume(PERSISTER_GROUP, persister(store, feed)));
     subscriptions.push(await bus.consume('notifier', notifierHandler(runtime, notifier)));
-    subscriptions.push(await bus.subscribe((event) => {
-      directory.deliver(event);
-      events.emit('roomEvent', event);
-    }));
 
-    const keeper = new PresenceKeeper(presence, bus, presenceLeaseFor(config.presenceLeaseMs), () => directory.broadcast({ type: 'reenter' }), logger);
+    const keeper = new PresenceKeeper(presence, feed, presenceLeaseFor(config.presenceLeaseMs), () => directory.broadcast({ type: 'reenter' }), logger);
     keeper.start();
 
     socketServer = new SocketServer({
       logger, metrics, limits: config, authenticate: quickAuthenticate, admit,
       openSession: (socket, admitted) => {
         admitted.then((identity) => events.emit('connection', { userId: identity.userId, deviceId: identity.deviceId, connectionId: socket.connectionId }), () => undefined);
-        return spawnSession(socket, admitted, { runtime, rooms: directory, roomService: rooms, metrics, logger, maxJoinedRooms: config.maxJoinedRooms });
+        return spawnSession(socket, admitted, {
+          nodeId: name, runtime, rooms: directory, roomService: rooms, messages, feed, metrics, logger, maxJoinedRooms: config.maxJoinedRooms,
+        });
       },
       tell: (session, message) => runtime.tell(session, message),
     });
@@ -202,8 +208,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     node.unsubscribeRevocations();
     await node.keeper.stop();
     for (const subscription of node.subscriptions) await bounded(subscription.stop());
-    const { presence, bus, store, tokens, dedup, pusher } = node.ports;
-    for (const closing of [presence.close(), bus.close(), tokens.close(), dedup.close(), pusher.close()]) {
+    const { presence, bus, feed, store, tokens, dedup, pusher } = node.ports;
+    for (const closing of [presence.close(), bus.close(), feed.close(), tokens.close(), dedup.close(), pusher.close()]) {
       await bounded(closing.catch((error: unknown) => logger.warn({ err: error }, 'closing a driver failed')));
     }
     await bounded(store.close());

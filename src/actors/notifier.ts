@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ChatMessage, RoomEvent, RoomId } from '../chat/model.ts';
+import type { ChatMessage, MessageEvent, RoomId } from '../chat/model.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
 import type { PushNotification, Pusher } from '../infra/ports/push.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics.ts';
 import type { ActorRef, ActorRuntime, Behavior } from './runtime.ts';
 
 export type NotifierMessage =
-  | { type: 'events'; events: RoomEvent[]; done: (error?: unknown) => void }
+  | { type: 'events'; events: MessageEvent[]; done: (error?: unknown) => void }
   | { type: 'flush' };
 
 export interface NotifierDeps {
@@ -137,7 +137,7 @@ export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
         await flush(state);
       } else {
         try {
-          const messages = message.events.flatMap((e) => (e.kind === 'message' ? [e.message] : []));
+          const messages = message.events.map((e) => e.message);
           await onMessages(state, messages);
           message.done();
         } catch (error) {
@@ -163,7 +163,7 @@ export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
 
 /** The consumer-group handler that hands each batch to the notifier and waits for it to finish. */
 export function notifierHandler(runtime: ActorRuntime, notifier: ActorRef<NotifierMessage>) {
-  return (events: RoomEvent[]): Promise<void> =>
+  return (events: MessageEvent[]): Promise<void> =>
     new Promise((resolve, reject) => {
       runtime.tell(notifier, { type: 'events', events, done: (error) => (error === undefined ? resolve() : reject(error)) });
     });

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { Identity } from '../auth/authenticator.ts';
-import { messageDto, iso } from '../chat/dto.ts';
+import { iso } from '../chat/dto.ts';
 import { ChatError } from '../chat/errors.ts';
-import type { ChatMessage, MessageId, RoomId } from '../chat/model.ts';
+import type { MessageService } from '../chat/messages.ts';
+import type { RoomId } from '../chat/model.ts';
 import type { RoomService } from '../chat/rooms.ts';
+import type { RoomFeed } from '../infra/ports/feed.ts';
 import type { Metrics } from '../metrics.ts';
 import { CLOSE, type ClientCommand, type ServerFrame } from '../ws/native-protocol.ts';
 import type { RoomDirectory } from './room-directory.ts';
@@ -14,9 +16,9 @@ export type SessionMessage =
   /** First message of every session: waits for the admission checks (revocation, account) to finish. */
   | { type: 'start' }
   | { type: 'command'; command: ClientCommand; receivedAt: number }
-  | { type: 'joined'; ref?: string; roomId: RoomId; present: string[]; missed: ChatMessage[]; recovered: boolean }
+  /** The room sent `joined` to the socket itself (in the turn that subscribed it); this marks it joined. */
+  | { type: 'joined'; roomId: RoomId }
   | { type: 'left'; ref?: string; roomId: RoomId }
-  | { type: 'acked'; ref?: string; clientMsgId: string; messageId: MessageId; createdAt: number }
   | { type: 'failed'; ref?: string; code: string; message: string; roomId?: RoomId }
   /** The user left the room (possibly from another device): this socket is out of it too. */
   | { type: 'removed'; roomId: RoomId }
@@ -24,9 +26,12 @@ export type SessionMessage =
   | { type: 'disconnected' };
 
 export interface SessionDeps {
+  nodeId: string;
   runtime: ActorRuntime;
   rooms: RoomDirectory;
   roomService: RoomService;
+  messages: MessageService;
+  feed: RoomFeed;
   metrics: Metrics;
   logger: Logger;
   maxJoinedRooms: number;
@@ -55,6 +60,13 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
     deps.metrics.framesRejected.labels(code).inc();
     send({ type: 'error', ref, code, message });
   };
+
+  const failWith = (ref: string | undefined, error: unknown): void => {
+    if (error instanceof ChatError) return fail(ref, error.code, error.message);
+    deps.logger.error({ err: error, connectionId }, 'a session command failed');
+    fail(ref, 'unavailable', 'the server could not complete this, try again');
+  };
+  const origin = { nodeId: deps.nodeId, connectionId };
 
   let self: ActorRef<SessionMessage>;
 
@@ -97,20 +109,28 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
         if (!state.joined.delete(command.roomId)) return fail(ref, 'not_joined', 'this connection has not joined that room');
         deps.rooms.tell(command.roomId, { type: 'leave', connectionId, reply: true, ref });
         return;
-      case 'send':
+      case 'send': {
         if (!state.joined.has(command.roomId)) return fail(ref, 'not_joined', 'join the room before sending to it');
-        deps.rooms.tell(command.roomId, {
-          type: 'send', connectionId, sender: { userId: identity.userId, deviceId: identity.deviceId, nickname: identity.nickname }, ref, clientMsgId: command.clientMsgId, messageType: command.messageType,
-          contents: command.contents, fileUrl: command.fileUrl, startedAt: receivedAt,
-        });
+        const { roomId, clientMsgId, messageType, contents, fileUrl } = command;
+        deps.metrics.messagesIn.inc();
+        // Not awaited: a session's sends are in flight together, each acked when durable.
+        deps.messages
+          .post({ userId: identity.userId, deviceId: identity.deviceId, nickname: identity.nickname }, { roomId, messageType, contents, fileUrl, clientMsgId }, origin)
+          .then((posted) => {
+            deps.metrics.sendLatency.observe((performance.now() - receivedAt) / 1000);
+            send({ type: 'ack', ref, clientMsgId, messageId: posted.messageId, createdAt: iso(posted.createdAt) });
+          })
+          .catch((error: unknown) => failWith(ref, error));
         return;
+      }
       case 'typing':
         if (!state.joined.has(command.roomId)) return fail(ref, 'not_joined', 'join the room first');
-        deps.rooms.tell(command.roomId, { type: 'typing', connectionId, userId: identity.userId });
+        deps.feed.signal({ kind: 'typing', roomId: command.roomId, userId: identity.userId, origin })
+          .catch((error: unknown) => deps.logger.warn({ err: error }, 'could not signal typing'));
         return;
       case 'read':
         if (!state.joined.has(command.roomId)) return fail(ref, 'not_joined', 'join the room first');
-        deps.rooms.tell(command.roomId, { type: 'read', connectionId, userId: identity.userId, messageId: command.messageId });
+        deps.messages.markRead(identity.userId, command.roomId, command.messageId, origin).catch((error: unknown) => failWith(ref, error));
         return;
     }
   }
@@ -127,16 +147,9 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
           break;
         case 'joined':
           if (state.joined.get(message.roomId) === 'joining') state.joined.set(message.roomId, 'joined');
-          send({
-            type: 'joined', ref: message.ref, roomId: message.roomId, present: message.present,
-            missed: message.missed.map(messageDto), recovered: message.recovered,
-          });
           break;
         case 'left':
           send({ type: 'left', ref: message.ref, roomId: message.roomId });
-          break;
-        case 'acked':
-          send({ type: 'ack', ref: message.ref, clientMsgId: message.clientMsgId, messageId: message.messageId, createdAt: iso(message.createdAt) });
           break;
         case 'failed':
           if (message.roomId !== undefined && state.joined.get(message.roomId) === 'joining') state.joined.delete(message.roomId);

@@ -1,12 +1,18 @@
 import type { RoomEventBus } from '../infra/ports/bus.ts';
-import type { SendDeduplicator } from '../infra/ports/dedup.ts';
+import type { ClaimResult, SendDeduplicator } from '../infra/ports/dedup.ts';
+import type { FeedEntry, Reservation, RoomFeed } from '../infra/ports/feed.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
-import { badRequest } from './errors.ts';
+import { badRequest, ChatError } from './errors.ts';
 import type { ChatMessage, DeviceId, EventOrigin, MessageId, MessageType, RoomId, UserId } from './model.ts';
-import { SnowflakeGenerator, compareIds, snowflakeTime } from './snowflake.ts';
+import { SnowflakeGenerator, snowflakeTime } from './snowflake.ts';
 
 /** How long a device's client message id is remembered for de-duplication. */
 const DEDUP_TTL_MS = 24 * 3_600_000;
+/**
+ * How long one attempt may take to make a message durable (Kafka's publish window is 30 s) before
+ * its room position is voided and a resend may take the message over.
+ */
+export const SEND_LEASE_MS = 35_000;
 
 export interface Sender {
   userId: UserId;
@@ -37,22 +43,35 @@ export interface HistoryPage {
   nextCursor: MessageId | null;
 }
 
+export interface MessagePorts {
+  store: ChatStore;
+  bus: RoomEventBus;
+  feed: RoomFeed;
+  dedup: SendDeduplicator;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * Posting and reading messages. Posting is the one path every protocol uses: an id, a
- * de-duplication claim, then the bus; it resolves only once the bus holds the message durably.
- * History reaches the store through the persister group, never from here.
+ * Posting and reading messages. Posting is the one path every protocol uses: a position in the
+ * room's order, a de-duplication claim, the durable step (the bus when it is durable, else the
+ * store), then the feed commit that delivers it. It resolves, and the client is acked, only once
+ * the message is durable; a failure on the way voids the position and leaves the claim to be
+ * resumed under the same id, so an ack never points at nothing.
  */
 export class MessageService {
   private inFlight = 0;
   private readonly settledWaiters: Array<() => void> = [];
+  private readonly raisedAt: (ms: number) => MessageId;
 
   constructor(
-    private readonly store: ChatStore,
-    private readonly bus: RoomEventBus,
-    private readonly dedup: SendDeduplicator,
+    private readonly ports: MessagePorts,
     private readonly ids: SnowflakeGenerator,
     private readonly maxTextLength: number,
-  ) {}
+    private readonly leaseMs = SEND_LEASE_MS,
+  ) {
+    this.raisedAt = (ms) => ids.raisedAt(ms);
+  }
 
   async post(sender: Sender, draft: Draft, origin?: EventOrigin): Promise<Posted> {
     this.check(draft);
@@ -64,54 +83,105 @@ export class MessageService {
     }
   }
 
-  /** Resolves when no post is on its way to the bus (graceful shutdown waits for this). */
+  /** Resolves when no post is on its way to durability (graceful shutdown waits for this). */
   settled(): Promise<void> {
     return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
   private async publish(sender: Sender, draft: Draft, origin?: EventOrigin): Promise<Posted> {
-    const messageId = this.ids.next();
+    const { feed, dedup } = this.ports;
+    const { roomId } = draft;
+    let reservation = await this.reserve(roomId, this.ids.next(), false);
+    let message = this.compose(sender, draft, reservation.messageId);
     const dedupKey = draft.clientMsgId === undefined ? undefined : `${sender.userId}:${sender.deviceId}:${draft.clientMsgId}`;
     if (dedupKey) {
-      const earlier = await this.dedup.claim(dedupKey, messageId, DEDUP_TTL_MS);
-      if (earlier !== undefined) return { messageId: earlier, createdAt: snowflakeTime(earlier), duplicate: true };
+      let claim: ClaimResult;
+      try {
+        claim = await dedup.claim(dedupKey, message, { ttlMs: DEDUP_TTL_MS, leaseMs: this.leaseMs });
+      } catch (error) {
+        await this.voidPosition(roomId, reservation);
+        throw error;
+      }
+      if (claim.outcome !== 'won') {
+        await this.voidPosition(roomId, reservation);
+        if (claim.outcome === 'pending') claim = await this.awaitClaim(dedupKey, message);
+        if (claim.outcome === 'committed') {
+          return { messageId: claim.messageId, createdAt: snowflakeTime(claim.messageId), duplicate: true };
+        }
+        if (claim.outcome === 'resume') {
+          // An earlier attempt did not finish: this one publishes its message, under its id.
+          message = claim.message;
+          reservation = await this.reserve(roomId, message.messageId, true);
+        }
+      }
     }
-    const message: ChatMessage = {
+    try {
+      await this.makeDurable(message, reservation.seq, origin);
+    } catch (error) {
+      await this.voidPosition(roomId, reservation);
+      if (dedupKey) await dedup.abandon(dedupKey, message.messageId).catch(() => undefined);
+      throw error;
+    }
+    // Durable from here: the ack stands even if delivery or the claim update fails (the persister
+    // commits the position too, and a resend resumes the claim under the same id).
+    const entry: FeedEntry = { seq: reservation.seq, message, ...(origin ? { origin } : {}) };
+    await Promise.all([
+      feed.commit(roomId, [entry]).catch(() => undefined),
+      dedupKey ? dedup.commit(dedupKey, message.messageId, DEDUP_TTL_MS).catch(() => undefined) : undefined,
+    ]);
+    return { messageId: message.messageId, createdAt: message.createdAt, duplicate: false, message };
+  }
+
+  private async reserve(roomId: RoomId, messageId: MessageId, fixed: boolean): Promise<Reservation> {
+    const [reservation] = await this.ports.feed.reserve(roomId, [{ messageId, ...(fixed ? { fixed } : {}) }], { leaseMs: this.leaseMs, raisedAt: this.raisedAt });
+    return reservation!;
+  }
+
+  private async voidPosition(roomId: RoomId, reservation: Reservation): Promise<void> {
+    // If this fails too, the position's lease runs out and receivers skip it then.
+    await this.ports.feed.commit(roomId, [{ seq: reservation.seq, void: true }]).catch(() => undefined);
+  }
+
+  /** Another attempt holds the claim: wait for it to commit, or for its lease to run out. */
+  private async awaitClaim(key: string, message: ChatMessage): Promise<ClaimResult> {
+    const deadline = Date.now() + this.leaseMs + 1_000;
+    for (let delay = 20; Date.now() < deadline; delay = Math.min(delay * 2, 250)) {
+      await sleep(delay);
+      const claim = await this.ports.dedup.claim(key, message, { ttlMs: DEDUP_TTL_MS, leaseMs: this.leaseMs });
+      if (claim.outcome !== 'pending') return claim;
+    }
+    throw new ChatError(503, 'unavailable', 'an earlier send of this message is still in progress, try again');
+  }
+
+  private async makeDurable(message: ChatMessage, seq: number, origin?: EventOrigin): Promise<void> {
+    const { bus, store } = this.ports;
+    const event = { kind: 'message' as const, roomId: message.roomId, message, seq, ...(origin ? { origin } : {}) };
+    if (bus.durable) {
+      await bus.publish(event);
+    } else {
+      // In-process bus: the store is what survives, and the bus only feeds the notifier.
+      await store.appendMessages([message]);
+      bus.publish(event).catch(() => undefined);
+    }
+  }
+
+  private compose(sender: Sender, draft: Draft, messageId: MessageId): ChatMessage {
+    return {
       messageId, roomId: draft.roomId, senderId: sender.userId, nickname: sender.nickname, messageType: draft.messageType,
       contents: draft.contents, fileUrl: draft.fileUrl ?? null, createdAt: snowflakeTime(messageId),
     };
-    try {
-      await this.bus.publish({ kind: 'message', roomId: draft.roomId, message, ...(origin ? { origin } : {}) });
-    } catch (error) {
-      if (dedupKey) await this.dedup.release(dedupKey, messageId).catch(() => undefined);
-      throw error;
-    }
-    return { messageId, createdAt: message.createdAt, duplicate: false, message };
   }
 
   /** Newest first. `after` (a reader's last read message) limits the page to what came later. */
   async history(roomId: RoomId, query: { before?: MessageId; after?: MessageId; limit: number }): Promise<HistoryPage> {
-    const messages = await this.store.history(roomId, query);
+    const messages = await this.ports.store.history(roomId, query);
     const full = messages.length === query.limit;
     return { messages, nextCursor: full ? messages.at(-1)!.messageId : null };
   }
 
-  /**
-   * What a reconnecting client missed after `since`, oldest first. Recovered is false when more
-   * than `limit` were missed: the newest `limit` come back and history serves the rest.
-   */
-  async missedSince(roomId: RoomId, since: MessageId, limit: number, recent: ChatMessage[] = []): Promise<{ missed: ChatMessage[]; recovered: boolean }> {
-    const stored = await this.store.history(roomId, { after: since, limit: limit + 1 });
-    // Messages on the bus but not yet persisted are in the room actor's recent buffer.
-    const byId = new Map(stored.map((m) => [m.messageId, m]));
-    for (const message of recent) if (compareIds(message.messageId, since) > 0) byId.set(message.messageId, message);
-    const all = [...byId.values()].sort((a, b) => compareIds(a.messageId, b.messageId));
-    return { missed: all.slice(-limit), recovered: all.length <= limit };
-  }
-
   async markRead(userId: UserId, roomId: RoomId, messageId: MessageId, origin?: EventOrigin): Promise<void> {
-    await this.store.setReadPosition(roomId, userId, messageId);
-    await this.bus.publish({ kind: 'read', roomId, userId, messageId, ...(origin ? { origin } : {}) });
+    await this.ports.store.setReadPosition(roomId, userId, messageId);
+    await this.ports.feed.signal({ kind: 'read', roomId, userId, messageId, ...(origin ? { origin } : {}) });
   }
 
   private check(draft: Draft): void {

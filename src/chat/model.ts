@@ -67,6 +67,8 @@ export interface MessageEvent {
   kind: 'message';
   roomId: RoomId;
   message: ChatMessage;
+  /** The message's position in the room's feed order, so the persister can commit it there if its sender could not. */
+  seq?: number;
   origin?: EventOrigin;
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RoomEventBus } from '../infra/ports/bus.ts';
+import type { RoomFeed } from '../infra/ports/feed.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
 
 /**
@@ -23,7 +23,7 @@ export class PresenceKeeper {
 
   constructor(
     private readonly presence: PresenceStore,
-    private readonly bus: RoomEventBus,
+    private readonly feed: RoomFeed,
     private readonly leaseMs: number,
     private readonly reenterAll: () => void,
     private readonly logger: Logger,
@@ -47,9 +47,8 @@ export class PresenceKeeper {
         this.logger.warn('presence lease had lapsed; entering local sessions again');
         this.reenterAll();
       }
-      for (const { roomId, userId } of await this.presence.sweep()) {
-        await this.bus.publish({ kind: 'presence', roomId, userId, event: 'exit' });
-      }
+      const departed = await this.presence.sweep();
+      await Promise.all(departed.map(({ roomId, userId }) => this.feed.signal({ kind: 'presence', roomId, userId, event: 'exit' })));
     } catch (error) {
       this.logger.warn({ err: error }, 'presence heartbeat or sweep failed');
     }

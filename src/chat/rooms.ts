@@ -1,4 +1,4 @@
-import type { RoomEventBus } from '../infra/ports/bus.ts';
+import type { RoomFeed } from '../infra/ports/feed.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
 import type { ChatStore, MembershipPatch } from '../infra/ports/store.ts';
 import { badRequest, forbidden, notFound } from './errors.ts';
@@ -53,7 +53,7 @@ export class RoomService {
   constructor(
     private readonly store: ChatStore,
     private readonly presence: PresenceStore,
-    private readonly bus: RoomEventBus,
+    private readonly feed: RoomFeed,
     private readonly options: RoomOptions,
   ) {
     this.now = options.now ?? Date.now;
@@ -68,7 +68,7 @@ export class RoomService {
     const now = this.now();
     const room: Room = { roomId: this.options.newRoomId(), hostId, isOpen, createdAt: now };
     const members: Membership[] = [hostId, ...invited].map((userId) => ({
-      roomId: room.roomId, userId, joinedAt: now, title: userId === hostId ? title ?? null : null, inputLock: false,
+      roomId: room.roomId, userId, joinedAt: now, title: userId === hostId ? title ?? null : null, inputLock: false, muted: false,
     }));
     await this.store.createRoom(room, members);
     await this.presence.setMembers(room.roomId, members.map((m) => m.userId));
@@ -80,9 +80,9 @@ export class RoomService {
     const room = await this.room(roomId);
     if (!(await this.store.getMembership(roomId, userId))) {
       if (!room.isOpen) throw forbidden('this room is not open: members must invite you', 'room_closed');
-      await this.store.addMember({ roomId, userId, joinedAt: this.now(), title: null, inputLock: false });
+      await this.store.addMember({ roomId, userId, joinedAt: this.now(), title: null, inputLock: false, muted: false });
       await this.presence.addMember(roomId, userId);
-      await this.bus.publish({ kind: 'membership', roomId, userId, change: 'joined' });
+      await this.feed.signal({ kind: 'membership', roomId, userId, change: 'joined' });
     }
     return this.detail(userId, roomId);
   }
@@ -91,7 +91,7 @@ export class RoomService {
     await this.requireMember(userId, roomId);
     await this.store.removeMember(roomId, userId);
     await this.presence.removeMember(roomId, userId);
-    await this.bus.publish({ kind: 'membership', roomId, userId, change: 'left' });
+    await this.feed.signal({ kind: 'membership', roomId, userId, change: 'left' });
   }
 
   async updateMine(userId: UserId, roomId: RoomId, patch: MembershipPatch): Promise<RoomDetail> {

@@ -33,7 +33,7 @@ export const SETTINGS = {
   wsPort: port('WS_PORT', 8081, 'WebSocket port (uWebSockets.js): native protocol at /ws'),
   nodeId: {
     env: 'NODE_ID', type: 'integer', minimum: 0, maximum: 1023,
-    description: 'This node\'s id in message ids (0–1023). Default: leased from Redis in cluster mode, 0 in embedded mode',
+    description: 'This node\'s id in message ids (0–1023), leased so no other live node holds it (a start is refused while one does). Default: any free one in cluster mode, 0 in embedded mode',
   },
   logLevel: {
     env: 'LOG_LEVEL', type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
@@ -80,6 +80,10 @@ export const SETTINGS = {
   maxBodyBytes: positive('MAX_BODY_BYTES', 65_536, 'Largest HTTP request body'),
   recoveryLimit: positive('RECOVERY_LIMIT', 100, 'Most messages a join with `since` returns; more missed means recovered:false', 1000),
   idleTimeoutSeconds: { env: 'WS_IDLE_TIMEOUT', type: 'integer', minimum: 8, maximum: 960, default: 120, description: 'Seconds of silence before a socket is considered dead (pings are automatic)' },
+  recentBytes: positive('ROOM_RECENT_BYTES', 65_536, 'Bytes of recent messages a room keeps in memory for recovery (besides the RECOVERY_LIMIT count)'),
+  feedWindow: positive('FEED_WINDOW', 256, 'Recent positions the room feed keeps per room (Redis in a cluster) for gap repair and recovery before the store has them', 100_000),
+  gapRepairMs: positive('GAP_REPAIR_MS', 250, 'How long a missing position of a room\'s order holds later messages back before the feed is asked for it'),
+  gapSkipMs: positive('GAP_SKIP_MS', 2_000, 'How long before a missing position is given up on (it is delivered late if it comes)'),
   roomIdleMs: positive('ROOM_IDLE_MS', 30_000, 'A room actor with no local sessions stops after this long'),
   presenceLeaseMs: { env: 'PRESENCE_LEASE_MS', type: 'integer', minimum: 1000, default: 30_000, description: 'A dead node\'s presence entries vanish within this bound' },
   pushCoalesceMs: { env: 'PUSH_COALESCE_MS', type: 'integer', minimum: 0, default: 3_000, description: 'One push per device per room within this window; later messages update the count' },

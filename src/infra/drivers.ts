@@ -3,15 +3,18 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { presenceLeaseFor } from '../chat/presence-keeper.ts';
-import { MAX_NODE_ID } from '../chat/snowflake.ts';
 import { MemoryBus } from './memory/bus.ts';
 import { MemoryDedup } from './memory/dedup.ts';
+import { MemoryFeed } from './memory/feed.ts';
+import { MemoryNodeIds } from './memory/node-ids.ts';
 import { MemoryPresenceStore } from './memory/presence.ts';
 import { LogPusher } from './memory/push.ts';
 import { MemoryStore } from './memory/store.ts';
 import { MemoryTokenStore } from './memory/tokens.ts';
 import type { RoomEventBus } from './ports/bus.ts';
 import type { SendDeduplicator } from './ports/dedup.ts';
+import type { RoomFeed } from './ports/feed.ts';
+import type { NodeIdLease, NodeIdRegistry } from './ports/node-ids.ts';
 import type { PresenceStore } from './ports/presence.ts';
 import type { Pusher } from './ports/push.ts';
 import type { ChatStore } from './ports/store.ts';
@@ -21,6 +24,7 @@ import type { TokenStore } from './ports/tokens.ts';
 export interface Ports {
   presence: PresenceStore;
   bus: RoomEventBus;
+  feed: RoomFeed;
   store: ChatStore;
   tokens: TokenStore;
   dedup: SendDeduplicator;
@@ -29,8 +33,8 @@ export interface Ports {
 
 export interface OpenedPorts {
   ports: Ports;
-  /** A snowflake node id, leased from Redis when there is one. */
-  nodeId: number;
+  /** This node's snowflake node id, leased (from Redis in a cluster) so no other live node holds it. */
+  nodeId: NodeIdLease;
   /** Each backend this node uses and whether it answers ('ok' or why not). */
   readiness(): Promise<Record<string, string>>;
   /** Closes the drivers this function opened (not the ones the caller passed in). */
@@ -55,12 +59,15 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
   /** Drivers opened here, closed only if a later one fails to open (afterwards the server closes them). */
   const openedDrivers: Array<{ close(): Promise<void> }> = [];
   const probes: Record<string, () => Promise<unknown>> = {};
-  let nodeId = config.nodeId;
+  let nodeId: NodeIdLease | undefined;
+  let nodeIds: NodeIdRegistry = new MemoryNodeIds();
   try {
     if (config.redisUrl) {
       const { RedisPresenceStore } = await import('./redis/presence.ts');
       const { RedisTokenStore } = await import('./redis/tokens.ts');
       const { RedisDedup } = await import('./redis/dedup.ts');
+      const { RedisFeed } = await import('./redis/feed.ts');
+      const { RedisNodeIds } = await import('./redis/node-ids.ts');
       const client = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
       await client.connect();
       closers.push(() => client.quit());
@@ -74,9 +81,14 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
         given.tokens = tokens;
       }
       given.dedup ??= new RedisDedup(client, { prefix });
+      if (!given.feed) {
+        // Sharded pub/sub needs a connection of its own in subscriber mode.
+        const feedSubscriber = client.duplicate();
+        closers.push(() => feedSubscriber.quit());
+        given.feed = new RedisFeed(client, feedSubscriber, { prefix, window: config.feedWindow });
+      }
       probes.redis = () => client.ping();
-      // Ids stay unique across nodes without configuration: each start leases the next number.
-      nodeId ??= (await client.incr(`${prefix}snowflake-node-seq`)) % (MAX_NODE_ID + 1);
+      nodeIds = new RedisNodeIds(client, { prefix, owner: nodeName });
     }
     if (config.cassandraContactPoints && !given.store) {
       const { CassandraStore } = await import('./cassandra/store.ts');
@@ -92,7 +104,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       const { KafkaBus } = await import('./kafka/bus.ts');
       given.bus = await KafkaBus.connect({
         brokers: config.kafkaBrokers, topic: config.kafkaTopic, partitions: config.kafkaPartitions,
-        replicationFactor: config.kafkaReplicationFactor, clientId: `flametalk-${nodeName}`, nodeId: nodeName, logger,
+        replicationFactor: config.kafkaReplicationFactor, clientId: `flametalk-${nodeName}`, logger,
         // Consumer groups are named after the topic: deployments that share a Kafka cluster but not a
         // topic must not share the persister and notifier groups (a group's leader assigns only its
         // own topic's partitions, so the other deployment's members would get none of theirs).
@@ -110,6 +122,9 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
         ...(config.fcmLoopbackPort ? { httpAgent: new LoopbackAgent(config.fcmLoopbackPort) } : {}),
       });
     }
+    const lease = await nodeIds.acquire(config.nodeId);
+    closers.push(() => lease.release());
+    nodeId = lease;
   } catch (error) {
     for (const driver of openedDrivers.reverse()) await driver.close().catch(() => undefined);
     for (const close of closers.reverse()) await close().catch(() => undefined);
@@ -119,6 +134,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
   const ports: Ports = {
     presence: given.presence ?? new MemoryPresenceStore({ nodeId: nodeName, leaseMs: presenceLeaseFor(config.presenceLeaseMs) }),
     bus: given.bus ?? new MemoryBus(),
+    feed: given.feed ?? new MemoryFeed(undefined, { window: config.feedWindow }),
     store: given.store ?? new MemoryStore(),
     tokens: given.tokens ?? new MemoryTokenStore(),
     dedup: given.dedup ?? new MemoryDedup(),
@@ -127,7 +143,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
   probes.store ??= () => ports.store.ping();
   return {
     ports,
-    nodeId: nodeId ?? 0,
+    nodeId: nodeId!,
     readiness: async () => Object.fromEntries(await Promise.all(Object.entries(probes).map(async ([name, probe]) => [name, await check(probe)]))),
     close: async () => {
       for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'closing a backend connection failed'));

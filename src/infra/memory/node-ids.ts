@@ -1,0 +1,26 @@
+import { MAX_NODE_ID } from '../../chat/snowflake.ts';
+import type { NodeIdLease, NodeIdRegistry } from '../ports/node-ids.ts';
+
+/** The node ids held by the in-process nodes of one process. */
+export class MemoryNodeIdHub {
+  readonly held = new Set<number>();
+}
+
+/** In-process node ids: enough for embedded mode (one node, and its data directory lock keeps a second process out). */
+export class MemoryNodeIds implements NodeIdRegistry {
+  constructor(private readonly hub: MemoryNodeIdHub = new MemoryNodeIdHub()) {}
+
+  async acquire(preferred?: number): Promise<NodeIdLease> {
+    const candidates = preferred !== undefined ? [preferred] : Array.from({ length: MAX_NODE_ID + 1 }, (_, i) => i);
+    const nodeId = candidates.find((id) => !this.hub.held.has(id));
+    if (nodeId === undefined) throw new Error(preferred !== undefined ? `node id ${preferred} is held by another node` : 'every node id is held');
+    this.hub.held.add(nodeId);
+    return {
+      nodeId,
+      onLost: () => undefined,
+      release: async () => {
+        this.hub.held.delete(nodeId);
+      },
+    };
+  }
+}
