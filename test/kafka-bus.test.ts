@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, describe, it } from 'node:test';
-import kafkajs, { type Admin, type ISocketFactory } from 'kafkajs';
+import kafkajs, { type Admin } from 'kafkajs';
 import pino from 'pino';
 import type { MessageEvent } from '../src/chat/model.ts';
 import { KafkaBus, type KafkaBusOptions } from '../src/infra/kafka/bus.ts';
 import { backendAddress, uniqueName } from './support/backends.ts';
+import { OutageProxy } from './support/outage-proxy.ts';
 import { sleep, waitFor } from './support/wait.ts';
 import { assertDelivered, byRoom, key, numbered, publishContinuously, seq } from './support/bus-traffic.ts';
 
@@ -51,55 +51,7 @@ after(async () => {
   }
 });
 
-/**
- * A TCP proxy in front of the broker for one bus's connections (every kafkajs socket of that bus is
- * opened to it), which can be cut and restored: a broker outage as that bus sees it, without
- * disturbing anyone else using the broker.
- */
-class OutageProxy {
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  private port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {
-    made.proxies.push(this);
-  }
-
-  readonly socketFactory: ISocketFactory = ({ onConnect }) => {
-    const socket = net.connect({ host: '127.0.0.1', port: this.port }, onConnect);
-    socket.setKeepAlive(true, 60_000);
-    return socket;
-  };
-
-  async up(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.target);
-      const cut = (): void => {
-        client.destroy();
-        upstream.destroy();
-        this.sockets.delete(client);
-        this.sockets.delete(upstream);
-      };
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('error', cut).on('close', cut);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-  }
-
-  /** Cuts every connection and refuses new ones, like a broker that went away. */
-  async down(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
+const track = (proxy: OutageProxy): OutageProxy => (made.proxies.push(proxy), proxy);
 
 function brokerTarget(): { host: string; port: number } {
   const [host, port] = brokers[0]!.split(':');
@@ -223,7 +175,7 @@ describe('KafkaBus', { timeout: 180_000 }, () => {
 
   it('moves the partitions of a member that vanished to the others within the session timeout', async (t) => {
     const topic = newTopic();
-    const proxy = new OutageProxy(brokerTarget());
+    const proxy = track(new OutageProxy(brokerTarget()));
     await proxy.up();
     const doomed = await open(topic, 'vanishing', { client: { socketFactory: proxy.socketFactory } });
     const survivor = await open(topic, 'surviving');
@@ -248,7 +200,7 @@ describe('KafkaBus', { timeout: 180_000 }, () => {
 
   it('rides out a broker outage: publishes wait and resume, nothing acknowledged is lost', async () => {
     const topic = newTopic();
-    const proxy = new OutageProxy(brokerTarget());
+    const proxy = track(new OutageProxy(brokerTarget()));
     await proxy.up();
     // Everything of this node goes through the proxy: producer, admin, both consumers.
     const bus = await open(topic, 'outage', { client: { socketFactory: proxy.socketFactory } });
@@ -277,7 +229,7 @@ describe('KafkaBus', { timeout: 180_000 }, () => {
     const running = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout' || kind === 'TCPSocketWrap').length;
     const before = running();
     const topic = newTopic();
-    const proxy = new OutageProxy(brokerTarget());
+    const proxy = track(new OutageProxy(brokerTarget()));
     await proxy.up();
     const bus = await open(topic, 'closing', { client: { socketFactory: proxy.socketFactory } });
     const seen: MessageEvent[] = [];
@@ -297,7 +249,7 @@ describe('KafkaBus', { timeout: 180_000 }, () => {
 
   it('rejects a publish once the broker has been unreachable for the whole retry window', async () => {
     const topic = newTopic();
-    const proxy = new OutageProxy(brokerTarget());
+    const proxy = track(new OutageProxy(brokerTarget()));
     await proxy.up();
     const bus = await open(topic, 'unreachable', { client: { socketFactory: proxy.socketFactory } });
     await bus.publish(numbered('r', 0));

@@ -18,9 +18,14 @@ describe('a 10 s Cassandra outage under traffic', { timeout: 420_000 }, () => {
   let ann: TestUser;
   let bob: TestUser;
   let roomId: string;
+  let cat: TestUser;
+  /** Ann and Cat only: no member of it is connected to B until Cat reconnects there. */
+  let quietRoom: string;
 
   before(async () => {
     ({ a, b, ann, bob, roomId } = await twoNodesOneRoom(cluster));
+    cat = await a.signUp('Cat');
+    quietRoom = await a.createRoom(ann, [cat]);
   });
 
   after(async () => {
@@ -30,6 +35,12 @@ describe('a 10 s Cassandra outage under traffic', { timeout: 420_000 }, () => {
   }, { timeout: 300_000 });
 
   it('keeps acking and delivering sends, and history catches up afterwards without duplicates', async (t) => {
+    const annQuiet = await cluster.connect(a, ann);
+    const catOnA = await cluster.connect(a, cat);
+    await Promise.all([annQuiet.join(quietRoom), catOnA.join(quietRoom)]);
+    const seenByCat = (await annQuiet.sendText(quietRoom, 'before the outage')).messageId as string;
+    await waitFor(() => catOnA.of('message', quietRoom).length === 1, 'Cat sees the first message');
+
     const senders = await startTraffic(cluster, [{ node: a, user: ann, name: 'ann' }, { node: b, user: bob, name: 'bob' }], roomId);
     const bobOnB = senders[1]!.socket;
 
@@ -45,6 +56,18 @@ describe('a 10 s Cassandra outage under traffic', { timeout: 420_000 }, () => {
     await waitFor(() => senders.every((s, i) => ackedSince(s, issuedWhenDown[i]!).length >= 50), 'sends acked during the outage', 30_000, 50);
     const annDuringOutage = new Set(ackedSince(senders[0]!, issuedWhenDown[0]!));
     await waitFor(() => bobOnB.of('message', roomId).filter((f) => annDuringOutage.has(f.message.contents)).length === annDuringOutage.size, 'ann\'s messages from the outage delivered to bob on B', 30_000);
+    // Cat drops off A; Ann sends while the persister cannot store anything; Cat comes back on B,
+    // which has no room actor for the room and whose store does not have the messages.
+    await catOnA.close();
+    const missedByCat: string[] = [];
+    for (let i = 0; i < 3; i++) missedByCat.push((await annQuiet.sendText(quietRoom, `while Cat was away ${i}`)).messageId);
+    const catOnB = await cluster.connect(b, cat);
+    const rejoined = await catOnB.join(quietRoom, seenByCat);
+    assert.equal(rejoined.recovered, true, 'the feed holds what the store does not have yet');
+    assert.deepEqual(rejoined.missed.map((m: any) => m.messageId), missedByCat, 'exactly the missed messages, in order');
+    const live = (await annQuiet.sendText(quietRoom, 'after Cat is back')).messageId;
+    await waitFor(() => catOnB.of('message', quietRoom).some((f) => f.message.messageId === live), 'a new message reaches Cat on B live', 10_000);
+
     // The outage lasts its 10 s (the traffic goes on meanwhile).
     await sleep(Math.max(0, OUTAGE_MS - (performance.now() - down)));
     const issuedWhenBack = senders.map((s) => s.issued.length);
