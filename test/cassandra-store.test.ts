@@ -6,7 +6,7 @@ import type { Client } from 'cassandra-driver';
 import { pino } from 'pino';
 import type { ChatMessage } from '../src/chat/model.ts';
 import { SnowflakeGenerator } from '../src/chat/snowflake.ts';
-import { LATEST_SCHEMA_VERSION, MIGRATIONS, migrate } from '../src/infra/cassandra/schema.ts';
+import { BOOKKEEPING_CQL, LATEST_SCHEMA_VERSION, MIGRATIONS, createKeyspaceCql, migrate } from '../src/infra/cassandra/schema.ts';
 import { CassandraStore, type CassandraStoreOptions } from '../src/infra/cassandra/store.ts';
 import { backendAddress, uniqueName } from './support/backends.ts';
 
@@ -61,7 +61,7 @@ describe('CassandraStore schema', () => {
     const tables = await admin.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [keyspace], { prepare: true });
     assert.deepEqual(tables.rows.map((row) => row.get('table_name') as string).sort(), [
       'device_tokens', 'messages', 'read_positions', 'room_buckets', 'room_members', 'rooms', 'rooms_by_user',
-      'schema_lock', 'schema_migrations', 'users', 'users_by_email',
+      'schema_lock', 'schema_migrations', 'users', 'users_by_email', 'users_by_phone',
     ]);
 
     const client = new cassandra.Client({ contactPoints, localDataCenter, keyspace });
@@ -69,6 +69,31 @@ describe('CassandraStore schema', () => {
       assert.deepEqual(await migrate(client, { owner: 'test' }), [], 'a migrated keyspace needs nothing');
     } finally {
       await client.shutdown();
+    }
+  });
+});
+
+describe('CassandraStore upgrade', () => {
+  it('brings a keyspace of schema version 1 up to date: its members read as not muted, phones become unique', async () => {
+    const keyspace = freshKeyspace();
+    await admin.execute(createKeyspaceCql(keyspace, localDataCenter, 1));
+    const v1 = new cassandra.Client({ contactPoints, localDataCenter, keyspace });
+    try {
+      for (const cql of [...BOOKKEEPING_CQL, ...MIGRATIONS[0]!.statements]) await v1.execute(cql);
+      await v1.execute("INSERT INTO schema_migrations (version, description) VALUES (1, 'v1')");
+      await v1.execute("INSERT INTO room_members (room_id, user_id, joined_at, title, input_lock) VALUES ('r1', 'u1', 1000, null, true)");
+    } finally {
+      await v1.shutdown();
+    }
+
+    const store = await CassandraStore.connect(options(keyspace));
+    try {
+      assert.deepEqual(await store.getMembership('r1', 'u1'), { roomId: 'r1', userId: 'u1', joinedAt: 1000, title: null, inputLock: true, muted: false });
+      const ann = { userId: randomUUID(), email: `${randomUUID()}@example.com`, nickname: 'Ann', passwordHash: 'x', phoneNumber: '+8210', birthday: null, createdAt: 1, leftAt: null };
+      await store.createUser(ann);
+      assert.equal((await store.getUserByPhone('+8210'))?.userId, ann.userId);
+    } finally {
+      await store.close();
     }
   });
 });

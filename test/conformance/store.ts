@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { ChatMessage, Membership, User } from '../../src/chat/model.ts';
 import { SnowflakeGenerator } from '../../src/chat/snowflake.ts';
-import { EmailTakenError, type ChatStore } from '../../src/infra/ports/store.ts';
+import { EmailTakenError, IdTakenError, PhoneTakenError, type ChatStore } from '../../src/infra/ports/store.ts';
 
 const DAY = 86_400_000;
 
@@ -16,7 +16,12 @@ function user(overrides: Partial<User> = {}): User {
 }
 
 function member(roomId: string, userId: string, overrides: Partial<Membership> = {}): Membership {
-  return { roomId, userId, joinedAt: Date.now(), title: null, inputLock: false, ...overrides };
+  return { roomId, userId, joinedAt: Date.now(), title: null, inputLock: false, muted: false, ...overrides };
+}
+
+/** A phone number no other test run uses. */
+function phone(): string {
+  return `+82${randomUUID().replaceAll(/[^0-9]/g, '').slice(0, 12)}`;
 }
 
 /** Messages whose ids (and so time buckets) spread over `spanMs`, oldest first. */
@@ -70,6 +75,57 @@ export function storeConformance(driver: string, makeStore: () => Promise<ChatSt
       assert.equal((await store.getUser(ann.userId))?.leftAt, null);
     });
 
+    it('keeps phone numbers unique and finds users by them', async () => {
+      const ann = user({ phoneNumber: phone() });
+      await store.createUser(ann);
+      assert.deepEqual(await store.getUserByPhone(ann.phoneNumber!), ann);
+      assert.equal(await store.getUserByPhone(phone()), undefined);
+
+      const refused = user({ phoneNumber: ann.phoneNumber });
+      await assert.rejects(store.createUser(refused), PhoneTakenError);
+      assert.equal(await store.getUser(refused.userId), undefined, 'a refused sign-up leaves no user behind');
+      await store.createUser({ ...refused, userId: randomUUID(), phoneNumber: null });
+      assert.ok(await store.getUserByEmail(refused.email), 'nor a claim on its email');
+
+      const noPhones = [user(), user()];
+      for (const u of noPhones) await store.createUser(u);
+      assert.deepEqual((await store.getUsers(noPhones.map((u) => u.userId))).length, 2, 'many users may have no phone');
+
+      const bob = user({ phoneNumber: phone() });
+      await store.createUser(bob);
+      await assert.rejects(store.updateUser(bob.userId, { phoneNumber: ann.phoneNumber }), PhoneTakenError);
+      assert.equal((await store.getUser(bob.userId))?.phoneNumber, bob.phoneNumber, 'a refused change keeps the old number');
+      assert.equal((await store.getUserByPhone(ann.phoneNumber!))?.userId, ann.userId);
+
+      const annNew = phone();
+      await store.updateUser(ann.userId, { phoneNumber: annNew });
+      assert.equal((await store.getUserByPhone(annNew))?.userId, ann.userId);
+      assert.equal(await store.getUserByPhone(ann.phoneNumber!), undefined, 'the old number leads nowhere');
+      await store.updateUser(bob.userId, { phoneNumber: ann.phoneNumber });
+      assert.equal((await store.getUserByPhone(ann.phoneNumber!))?.userId, bob.userId, 'and is free for someone else');
+
+      await store.updateUser(ann.userId, { phoneNumber: null });
+      assert.equal(await store.getUserByPhone(annNew), undefined);
+      assert.equal((await store.getUser(ann.userId))?.phoneNumber, null);
+    });
+
+    it('never overwrites a user or room whose id exists', async () => {
+      const ann = user();
+      await store.createUser(ann);
+      const impostor = user({ userId: ann.userId });
+      await assert.rejects(store.createUser(impostor), IdTakenError);
+      assert.deepEqual(await store.getUser(ann.userId), ann);
+      assert.equal(await store.getUserByEmail(impostor.email), undefined, 'the refused user claimed no email');
+
+      const roomId = randomUUID();
+      const room = { roomId, hostId: ann.userId, isOpen: false, createdAt: 1_700_000_000_000 };
+      await store.createRoom(room, [member(roomId, ann.userId, { joinedAt: 1 })]);
+      const other = randomUUID();
+      await assert.rejects(store.createRoom({ ...room, hostId: other, isOpen: true }, [member(roomId, other)]), IdTakenError);
+      assert.deepEqual(await store.getRoom(roomId), room);
+      assert.deepEqual((await store.members(roomId)).map((m) => m.userId), [ann.userId], 'the refused room added no members');
+    });
+
     it('keeps rooms, members and each member\'s own settings', async () => {
       const roomId = randomUUID();
       const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
@@ -84,6 +140,18 @@ export function storeConformance(driver: string, makeStore: () => Promise<ChatSt
       assert.deepEqual(await store.getMembership(roomId, b), member(roomId, b, { joinedAt: 2, title: 'Family', inputLock: true }));
       assert.deepEqual(await store.getMembership(roomId, a), member(roomId, a, { joinedAt: 1 }), 'other members keep theirs');
       assert.deepEqual((await store.roomsOf(b)).map((m) => [m.roomId, m.title]), [[roomId, 'Family']]);
+
+      await store.updateMembership(roomId, b, { muted: true });
+      assert.deepEqual(await store.getMembership(roomId, b), member(roomId, b, { joinedAt: 2, title: 'Family', inputLock: true, muted: true }),
+        'muting keeps the other settings');
+      assert.deepEqual((await store.roomsOf(b)).map((m) => m.muted), [true]);
+      assert.deepEqual((await store.members(roomId)).filter((m) => m.muted).map((m) => m.userId), [b]);
+      await store.updateMembership(roomId, b, { muted: false, title: null });
+      assert.deepEqual(await store.getMembership(roomId, b), member(roomId, b, { joinedAt: 2, inputLock: true }));
+      await store.updateMembership(roomId, randomUUID(), { muted: true });
+      assert.equal((await store.members(roomId)).length, 3, 'updating a non-member invents no membership');
+      await store.addMember(member(randomUUID(), c, { muted: true }));
+      assert.deepEqual((await store.roomsOf(c)).map((m) => m.muted).sort(), [false, true], 'muted from the start');
 
       await store.removeMember(roomId, a);
       assert.equal(await store.getMembership(roomId, a), undefined);

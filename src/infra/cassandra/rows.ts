@@ -67,7 +67,7 @@ export function roomFromRow(row: Row): Room {
   return { roomId: row.get('room_id'), hostId: row.get('host_id'), isOpen: row.get('is_open'), createdAt: millis(row.get('created_at')) };
 }
 
-export const MEMBER_COLUMNS = 'room_id, user_id, joined_at, title, input_lock';
+export const MEMBER_COLUMNS = 'room_id, user_id, joined_at, title, input_lock, muted';
 
 /**
  * An UPDATE that races a member's removal can leave a row holding only the updated columns.
@@ -83,6 +83,8 @@ export function memberFromRow(row: Row): Membership | undefined {
     joinedAt: millis(joinedAt),
     title: nullableText(row.get('title')),
     inputLock: row.get('input_lock') === true,
+    // Rows from before migration 2 have no muted column value: not muted.
+    muted: row.get('muted') === true,
   };
 }
 

@@ -135,6 +135,20 @@ export const MIGRATIONS: readonly Migration[] = [
 )`,
     ],
   },
+  {
+    version: 2,
+    description: 'phone numbers unique (users_by_phone), muted memberships',
+    statements: [
+      // Claimed like emails: written after the user row, so a claim whose holder's row shows
+      // another number is a leftover of a change that stopped halfway, and may be taken over.
+      `CREATE TABLE IF NOT EXISTS users_by_phone (
+  phone_number text PRIMARY KEY,
+  user_id text
+)`,
+      'ALTER TABLE room_members ADD IF NOT EXISTS muted boolean',
+      'ALTER TABLE rooms_by_user ADD IF NOT EXISTS muted boolean',
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

@@ -6,7 +6,7 @@ import type {
   ChatMessage, DeviceId, DeviceToken, Membership, MessageId, Room, RoomId, User, UserId,
 } from '../../chat/model.ts';
 import {
-  EmailTakenError, type ChatStore, type HistoryQuery, type MembershipPatch, type UserPatch,
+  EmailTakenError, IdTakenError, PhoneTakenError, type ChatStore, type HistoryQuery, type MembershipPatch, type UserPatch,
 } from '../ports/store.ts';
 import { mapLimit } from './concurrency.ts';
 import {
@@ -51,16 +51,21 @@ const MAX_LIMIT = 2 ** 31 - 1;
 const Q = {
   ping: 'SELECT release_version FROM system.local',
 
-  insertUser: `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  deleteUser: 'DELETE FROM users WHERE user_id = ?',
+  insertUser: `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+  deleteUser: 'DELETE FROM users WHERE user_id = ? IF EXISTS',
   claimEmail: 'INSERT INTO users_by_email (email, user_id) VALUES (?, ?) IF NOT EXISTS',
+  releaseEmail: 'DELETE FROM users_by_email WHERE email = ? IF user_id = ?',
+  claimPhone: 'INSERT INTO users_by_phone (phone_number, user_id) VALUES (?, ?) IF NOT EXISTS',
+  takeOverPhone: 'UPDATE users_by_phone SET user_id = ? WHERE phone_number = ? IF user_id = ?',
+  releasePhone: 'DELETE FROM users_by_phone WHERE phone_number = ? IF user_id = ?',
   selectUser: `SELECT ${USER_COLUMNS} FROM users WHERE user_id = ?`,
   selectUserIdByEmail: 'SELECT user_id FROM users_by_email WHERE email = ?',
+  selectUserIdByPhone: 'SELECT user_id FROM users_by_phone WHERE phone_number = ?',
 
-  insertRoom: `INSERT INTO rooms (${ROOM_COLUMNS}) VALUES (?, ?, ?, ?)`,
+  insertRoom: `INSERT INTO rooms (${ROOM_COLUMNS}) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
   selectRoom: `SELECT ${ROOM_COLUMNS} FROM rooms WHERE room_id = ?`,
-  insertMember: `INSERT INTO room_members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?)`,
-  insertRoomOfUser: `INSERT INTO rooms_by_user (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?)`,
+  insertMember: `INSERT INTO room_members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+  insertRoomOfUser: `INSERT INTO rooms_by_user (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
   deleteMember: 'DELETE FROM room_members WHERE room_id = ? AND user_id = ?',
   deleteRoomOfUser: 'DELETE FROM rooms_by_user WHERE user_id = ? AND room_id = ?',
   selectMember: `SELECT ${MEMBER_COLUMNS} FROM room_members WHERE room_id = ? AND user_id = ?`,
@@ -86,7 +91,7 @@ const Q = {
 
 /** Patchable fields and their columns: an UPDATE names only the columns a patch sets. */
 const USER_PATCH_COLUMNS = { nickname: 'nickname', leftAt: 'left_at', phoneNumber: 'phone_number', birthday: 'birthday' } as const;
-const MEMBER_PATCH_COLUMNS = { title: 'title', inputLock: 'input_lock' } as const;
+const MEMBER_PATCH_COLUMNS = { title: 'title', inputLock: 'input_lock', muted: 'muted' } as const;
 
 function assignments<P extends object>(patch: P, columns: Record<keyof P, string>): { set: string; values: unknown[] } {
   const fields = (Object.keys(columns) as Array<keyof P>).filter((field) => patch[field] !== undefined);
@@ -197,18 +202,39 @@ export class CassandraStore implements ChatStore {
   // ---- users ----
 
   /**
-   * The user row goes first, then the email claim. A crash in between leaves a user row no email
-   * leads to (harmless: its id was never handed out), never an email claimed by nobody.
+   * The user row goes first (only if the id is new), then the email claim, then the phone claim.
+   * A crash in between leaves a user row no email leads to (harmless: its id was never handed
+   * out), or one whose phone is unclaimed; never an email or phone claimed by nobody.
    */
   async createUser(user: User): Promise<void> {
-    await this.execute(Q.insertUser, userParams(user), IDEMPOTENT);
-    const claim = await this.execute(Q.claimEmail, [user.email.toLowerCase(), user.userId], LWT);
-    if (claim.wasApplied()) return;
-    // A retry of this very sign-up finds its own claim.
-    if (claim.first()?.get('user_id') === user.userId) return;
-    // The claim certainly failed, so nothing points at the row just written.
-    await this.execute(Q.deleteUser, [user.userId], IDEMPOTENT);
-    throw new EmailTakenError(user.email);
+    const inserted = await this.execute(Q.insertUser, userParams(user), LWT);
+    if (!inserted.wasApplied()) throw new IdTakenError('user', user.userId);
+    const email = user.email.toLowerCase();
+    const claim = await this.execute(Q.claimEmail, [email, user.userId], LWT);
+    if (!claim.wasApplied() && claim.first()?.get('user_id') !== user.userId) {
+      // The claim certainly failed, so nothing points at the row just written.
+      await this.execute(Q.deleteUser, [user.userId], LWT);
+      throw new EmailTakenError(user.email);
+    }
+    if (user.phoneNumber !== null && !(await this.claimPhone(user.phoneNumber, user.userId))) {
+      await this.execute(Q.releaseEmail, [email, user.userId], LWT);
+      await this.execute(Q.deleteUser, [user.userId], LWT);
+      throw new PhoneTakenError(user.phoneNumber);
+    }
+  }
+
+  /**
+   * Claims a phone number for a user whose row already shows it. A claim held by a user whose
+   * row shows another number is a leftover (a change that stopped between its steps) and is
+   * taken over; the compare-and-set makes sure only one claimer takes it.
+   */
+  private async claimPhone(phoneNumber: string, userId: UserId): Promise<boolean> {
+    const claim = await this.execute(Q.claimPhone, [phoneNumber, userId], LWT);
+    if (claim.wasApplied()) return true;
+    const holder = claim.first()?.get('user_id') as string | undefined;
+    if (holder === userId) return true;
+    if (holder === undefined || (await this.getUser(holder))?.phoneNumber === phoneNumber) return false;
+    return (await this.execute(Q.takeOverPhone, [userId, phoneNumber, holder], LWT)).wasApplied();
   }
 
   getUser(userId: UserId): Promise<User | undefined> {
@@ -218,6 +244,13 @@ export class CassandraStore implements ChatStore {
   async getUserByEmail(email: string): Promise<User | undefined> {
     const userId = await this.first(Q.selectUserIdByEmail, [email.toLowerCase()], (row) => row.get('user_id') as string);
     return userId === undefined ? undefined : this.getUser(userId);
+  }
+
+  /** The claim says who; the user's row must agree (a leftover claim of a number changed away finds no one). */
+  async getUserByPhone(phoneNumber: string): Promise<User | undefined> {
+    const userId = await this.first(Q.selectUserIdByPhone, [phoneNumber], (row) => row.get('user_id') as string);
+    const user = userId === undefined ? undefined : await this.getUser(userId);
+    return user?.phoneNumber === phoneNumber ? user : undefined;
   }
 
   /** One single-partition read per user, in parallel: a multi-partition IN would load one coordinator. */
@@ -237,19 +270,29 @@ export class CassandraStore implements ChatStore {
   /**
    * An UPDATE of a missing row would create a partial user, so it runs only after the user is
    * seen. Users are never deleted (leaving is a soft delete), so the row cannot vanish in between.
+   * A new phone number follows the sign-up order: row, then claim (the row goes back when the
+   * number is taken), then the old number's claim is released.
    */
   async updateUser(userId: UserId, patch: UserPatch): Promise<void> {
     const { set, values } = assignments(patch, USER_PATCH_COLUMNS);
     if (!set) return;
-    const exists = await this.first('SELECT user_id FROM users WHERE user_id = ?', [userId], () => true);
-    if (!exists) return;
+    const current = await this.getUser(userId);
+    if (!current) return;
     await this.execute(`UPDATE users SET ${set} WHERE user_id = ?`, [...values, userId], IDEMPOTENT);
+    const phone = patch.phoneNumber;
+    if (phone === undefined || phone === current.phoneNumber) return;
+    if (phone !== null && !(await this.claimPhone(phone, userId))) {
+      await this.execute('UPDATE users SET phone_number = ? WHERE user_id = ?', [current.phoneNumber, userId], IDEMPOTENT);
+      throw new PhoneTakenError(phone);
+    }
+    if (current.phoneNumber !== null) await this.execute(Q.releasePhone, [current.phoneNumber, userId], LWT);
   }
 
   // ---- rooms and members ----
 
   async createRoom(room: Room, members: Membership[]): Promise<void> {
-    await this.execute(Q.insertRoom, roomParams(room), IDEMPOTENT);
+    const inserted = await this.execute(Q.insertRoom, roomParams(room), LWT);
+    if (!inserted.wasApplied()) throw new IdTakenError('room', room.roomId);
     await mapLimit(members, CONCURRENCY, (member) => this.addMember(member));
   }
 
@@ -258,10 +301,10 @@ export class CassandraStore implements ChatStore {
   }
 
   async addMember(member: Membership): Promise<void> {
-    const { roomId, userId, joinedAt, title, inputLock } = member;
+    const { roomId, userId, joinedAt, title, inputLock, muted } = member;
     await this.client.batch([
-      { query: Q.insertMember, params: [roomId, userId, joinedAt, title, inputLock] },
-      { query: Q.insertRoomOfUser, params: [roomId, userId, joinedAt, title, inputLock] },
+      { query: Q.insertMember, params: [roomId, userId, joinedAt, title, inputLock, muted] },
+      { query: Q.insertRoomOfUser, params: [roomId, userId, joinedAt, title, inputLock, muted] },
     ], LOGGED);
   }
 

@@ -33,6 +33,8 @@ export class MemoryDedup implements SendDeduplicator {
       if (!existing.message) return { outcome: 'committed', messageId: existing.messageId };
       if (existing.leaseUntil > now) return { outcome: 'pending', messageId: existing.messageId };
       existing.leaseUntil = now + options.leaseMs;
+      // The resumer's lease must not outlive the claim, or a later send could win it with a new id.
+      existing.expiresAt = Math.max(existing.expiresAt, existing.leaseUntil);
       return { outcome: 'resume', message: structuredClone(existing.message) };
     }
     this.hub.claims.set(key, {

@@ -3,7 +3,7 @@ import type {
 } from '../../chat/model.ts';
 import { compareIds } from '../../chat/snowflake.ts';
 import {
-  EmailTakenError, type ChatStore, type HistoryQuery, type MembershipPatch, type UserPatch,
+  EmailTakenError, IdTakenError, PhoneTakenError, type ChatStore, type HistoryQuery, type MembershipPatch, type UserPatch,
 } from '../ports/store.ts';
 
 /** Index of the first message whose id is not lower than `id` (messages sorted by id). */
@@ -18,10 +18,16 @@ function lowerBound(messages: ChatMessage[], id: MessageId): number {
   return lo;
 }
 
-/** Embedded-mode store: everything in memory, same contract as the Cassandra store. */
+/** A patch's fields that are set: `{ title: undefined }` leaves the title alone, as in the other drivers. */
+function definedFields<P extends object>(patch: P): Partial<P> {
+  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<P>;
+}
+
+/** In-process store (tests and embedding hosts): everything in memory, same contract as the SQLite and Cassandra stores. */
 export class MemoryStore implements ChatStore {
   private readonly users = new Map<UserId, User>();
   private readonly emails = new Map<string, UserId>();
+  private readonly phones = new Map<string, UserId>();
   private readonly rooms = new Map<RoomId, Room>();
   private readonly memberships = new Map<RoomId, Map<UserId, Membership>>();
   private readonly userRooms = new Map<UserId, Set<RoomId>>();
@@ -32,8 +38,11 @@ export class MemoryStore implements ChatStore {
 
   async createUser(user: User): Promise<void> {
     const email = user.email.toLowerCase();
+    if (this.users.has(user.userId)) throw new IdTakenError('user', user.userId);
     if (this.emails.has(email)) throw new EmailTakenError(user.email);
+    if (user.phoneNumber !== null && this.phones.has(user.phoneNumber)) throw new PhoneTakenError(user.phoneNumber);
     this.emails.set(email, user.userId);
+    if (user.phoneNumber !== null) this.phones.set(user.phoneNumber, user.userId);
     this.users.set(user.userId, { ...user });
   }
 
@@ -47,6 +56,11 @@ export class MemoryStore implements ChatStore {
     return userId === undefined ? undefined : this.getUser(userId);
   }
 
+  async getUserByPhone(phoneNumber: string): Promise<User | undefined> {
+    const userId = this.phones.get(phoneNumber);
+    return userId === undefined ? undefined : this.getUser(userId);
+  }
+
   async getUsers(userIds: UserId[]): Promise<User[]> {
     return userIds.flatMap((id) => {
       const user = this.users.get(id);
@@ -56,10 +70,18 @@ export class MemoryStore implements ChatStore {
 
   async updateUser(userId: UserId, patch: UserPatch): Promise<void> {
     const user = this.users.get(userId);
-    if (user) Object.assign(user, patch);
+    if (!user) return;
+    const phone = patch.phoneNumber;
+    if (phone !== undefined && phone !== user.phoneNumber) {
+      if (phone !== null && this.phones.has(phone)) throw new PhoneTakenError(phone);
+      if (user.phoneNumber !== null) this.phones.delete(user.phoneNumber);
+      if (phone !== null) this.phones.set(phone, userId);
+    }
+    Object.assign(user, definedFields(patch));
   }
 
   async createRoom(room: Room, members: Membership[]): Promise<void> {
+    if (this.rooms.has(room.roomId)) throw new IdTakenError('room', room.roomId);
     this.rooms.set(room.roomId, { ...room });
     for (const member of members) await this.addMember(member);
   }
@@ -90,7 +112,7 @@ export class MemoryStore implements ChatStore {
 
   async updateMembership(roomId: RoomId, userId: UserId, patch: MembershipPatch): Promise<void> {
     const member = this.memberships.get(roomId)?.get(userId);
-    if (member) Object.assign(member, patch);
+    if (member) Object.assign(member, definedFields(patch));
   }
 
   async members(roomId: RoomId): Promise<Membership[]> {
