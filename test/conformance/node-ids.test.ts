@@ -6,7 +6,7 @@ import { nodeIdConformance } from './node-ids.ts';
 
 nodeIdConformance('memory', async () => {
   const hub = new MemoryNodeIdHub();
-  return { node: async () => new MemoryNodeIds(hub), close: async () => {} };
+  return { node: async () => new MemoryNodeIds(hub), steal: async (nodeId) => hub.revoke(nodeId), close: async () => {} };
 });
 
 nodeIdConformance('redis', async () => {
