@@ -83,7 +83,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       given.dedup ??= new RedisDedup(client, { prefix });
       if (!given.feed) {
         // Sharded pub/sub needs a connection of its own in subscriber mode.
-        const feedSubscriber = client.duplicate();
+        const feedSubscriber = client.duplicate({ connectionName: `${prefix}feed-${nodeName}` });
         closers.push(() => feedSubscriber.quit());
         given.feed = new RedisFeed(client, feedSubscriber, { prefix, window: config.feedWindow });
       }
