@@ -71,6 +71,12 @@ export const SETTINGS = {
   accessTokenTtlSeconds: positive('ACCESS_TOKEN_TTL', 900, 'Lifetime of an access token, seconds'),
   refreshTokenTtlSeconds: positive('REFRESH_TOKEN_TTL', 2_592_000, 'Lifetime of a device session (refresh token), seconds'),
 
+  passwordHashConcurrency: positive('PASSWORD_HASH_CONCURRENCY', 2, 'Password hashes (argon2id, ~65 ms and 19 MiB each) computed at once, off the event loop', 64),
+  passwordHashQueue: {
+    env: 'PASSWORD_HASH_QUEUE', type: 'integer', minimum: 0, default: 100,
+    description: 'Sign-ins and sign-ups that may wait for a hashing slot; beyond it they get 503 with Retry-After at once',
+  },
+
   maxFrameBytes: positive('MAX_FRAME_BYTES', 65_536, 'Largest WebSocket frame; a larger one closes the socket with 1009'),
   maxTextLength: positive('MAX_TEXT_LENGTH', 4_000, 'Longest message text, characters'),
   rateLimitPerSecond: positive('RATE_LIMIT_PER_SECOND', 20, 'Frames per second a connection may send on average'),

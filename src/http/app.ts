@@ -20,7 +20,11 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler());
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof ChatError) return send(reply, error.status, error.message, { code: error.code });
+    if (error instanceof ChatError) {
+      // Only the password-hashing queue says "busy"; it drains within a second or two.
+      if (error.status === 503) reply.header('retry-after', '1');
+      return send(reply, error.status, error.message, { code: error.code });
+    }
     if (error.validation) return send(reply, 400, error.message, { code: 'bad_request' });
     const status = error.statusCode ?? 500;
     if (status < 500) return send(reply, status, error.message, { code: error.code ?? 'bad_request' });
