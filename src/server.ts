@@ -170,7 +170,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
 
     const http = await buildHttpApp({
       accounts, rooms, messages, presence, store, authenticate, metrics, logger,
-      maxBodyBytes: config.maxBodyBytes, readiness: opened.readiness,
+      config, readiness: opened.readiness,
     });
     if (options.listenHttp ?? true) {
       await http.listen({ host: config.host, port: config.httpPort });

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { ChatError } from '../chat/errors.ts';
 import type { HttpDeps } from './deps.ts';
 import { send } from './envelope.ts';
+import { abuseLimits } from './limits/abuse-limits.ts';
 import { validatorCompiler } from './validation.ts';
 import { authRoutes } from './routes/auth.ts';
 import { deviceRoutes } from './routes/devices.ts';
@@ -15,7 +16,9 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // Per-request logs would dominate the output at chat rates; failures are logged by the error handler.
     loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
-    bodyLimit: deps.maxBodyBytes,
+    bodyLimit: deps.config.maxBodyBytes,
+    // Behind a proxy every request comes from the proxy; per-address limits need the client's address.
+    ...(deps.config.trustedProxies ? { trustProxy: deps.config.trustedProxies } : {}),
   });
   app.setValidatorCompiler(validatorCompiler());
 
@@ -40,8 +43,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       .observe(reply.elapsedTime / 1000);
   });
 
+  const limits = await abuseLimits(app, deps.config, deps.logger);
+
   await app.register(opsRoutes, deps);
-  await app.register(authRoutes, deps);
+  await app.register(authRoutes, { ...deps, limits });
   await app.register(deviceRoutes, deps);
   await app.register(roomRoutes, deps);
   await app.register(historyRoutes, deps);
