@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { MemoryStore } from '../../src/infra/memory/store.ts';
 import { backendAddress, uniqueName } from '../support/backends.ts';
-import { startNode, type ApiClient, type TestNode, type TestUser } from '../support/server.ts';
+import { startNode, type ApiClient, type ApiResponse, type TestNode, type TestUser } from '../support/server.ts';
 
 const signIn = (node: ApiClient, email: string, password: string, headers: Record<string, string> = {}) =>
   node.request('POST', '/api/auth/signin', { body: { email, password, deviceId: 'phone' }, headers });
@@ -14,7 +14,7 @@ async function failTimes(node: ApiClient, email: string, times: number): Promise
   for (let i = 0; i < times; i++) assert.equal((await signIn(node, email, `wrong password ${i}`)).status, 401, `failure ${i + 1} is a plain 401`);
 }
 
-function assertLimited(response: Awaited<ReturnType<ApiClient['request']>>, maxRetrySeconds: number): void {
+function assertLimited(response: ApiResponse, maxRetrySeconds: number): void {
   assert.equal(response.status, 429);
   assert.equal(response.body.status, 429, 'in the envelope');
   assert.equal(response.body.data.code, 'rate_limited');
