@@ -29,6 +29,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       return send(reply, error.status, error.message, { code: error.code });
     }
     if (error.validation) return send(reply, 400, error.message, { code: 'bad_request' });
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const limit = deps.config.maxBodyBytes;
+      return send(reply, 413, `the request body is larger than the limit of ${limit} bytes (MAX_BODY_BYTES)`, { code: 'body_too_large', limitBytes: limit });
+    }
     const status = error.statusCode ?? 500;
     if (status < 500) return send(reply, status, error.message, { code: error.code ?? 'bad_request' });
     request.log.error({ err: error, url: request.url }, 'request failed');
