@@ -13,7 +13,7 @@ import { admission } from './auth/admission.ts';
 import {
   customAuthenticator, sessionActive, tokenAuthenticator, type AuthenticateFn, type AuthRequest, type Identity,
 } from './auth/authenticator.ts';
-import { Passwords } from './auth/passwords.ts';
+import { defaultHashConcurrency, Passwords } from './auth/passwords.ts';
 import { RevokedSessions } from './auth/revoked-sessions.ts';
 import { AccountService } from './chat/accounts.ts';
 import { MessageService } from './chat/messages.ts';
@@ -113,7 +113,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       logger.warn('no JWT_SECRET configured: generated one for this process (embedded mode); tokens end with it');
     }
     const accessTokens = new AccessTokens(jwtSecret, config.jwtIssuer, config.accessTokenTtlSeconds);
-    const passwords = new Passwords({ concurrency: config.passwordHashConcurrency, maxWaiting: config.passwordHashQueue });
+    const passwords = new Passwords({ concurrency: config.passwordHashConcurrency ?? defaultHashConcurrency(), maxWaiting: config.passwordHashQueue });
     const accounts = new AccountService(store, tokens, accessTokens, {
       refreshTtlSeconds: config.refreshTokenTtlSeconds, newUserId: () => ids.next(), passwords,
     });

@@ -1,9 +1,10 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { hash as argon2Hash, parseOptions, verify as argon2Verify } from '@node-rs/argon2';
 import { Semaphore } from './semaphore.ts';
 
 /**
- * Argon2id at OWASP's first recommended setting (19 MiB, 2 passes, 1 lane): about 65 ms on the
+ * Argon2id at OWASP's first recommended setting (19 MiB, 2 passes, 1 lane): about 25 ms on the
  * 2-core machines here. @node-rs/argon2 computes on the libuv thread pool, so the event loop
  * (and every socket on it) keeps running while a hash is computed.
  */
@@ -15,8 +16,15 @@ export interface Argon2Params {
 
 export const ARGON2_PARAMS: Argon2Params = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
+/**
+ * Hashing keeps a core busy per hash: leave one for the event loop. Measured on 2 cores during a
+ * sign-in flood: a WebSocket round trip's p99 was 27–31 ms with one hash at a time, 35–56 ms with
+ * two. The libuv pool has 4 threads and file and DNS work needs some of them.
+ */
+export const defaultHashConcurrency = (): number => Math.min(4, Math.max(1, availableParallelism() - 1));
+
 export interface PasswordOptions {
-  /** Hashes computed at once. The libuv pool has 4 threads; the rest stay free for file and DNS work. */
+  /** Hashes computed at once (see defaultHashConcurrency). */
   concurrency: number;
   /** Hashes allowed to wait for a slot; beyond it a sign-in or sign-up gets 503 at once. */
   maxWaiting: number;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AccessTokens } from '../auth/access-tokens.ts';
-import { Passwords } from '../auth/passwords.ts';
+import { defaultHashConcurrency, Passwords } from '../auth/passwords.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
 import { EmailTakenError } from '../infra/ports/store.ts';
 import type { DeviceSession, TokenStore } from '../infra/ports/tokens.ts';
@@ -49,7 +49,7 @@ export interface AccountOptions {
   refreshTtlSeconds: number;
   newUserId: () => string;
   now?: () => number;
-  /** Hashing and its concurrency cap; default: 2 at once, 100 waiting. */
+  /** Hashing and its concurrency cap; default: one less than the cores at once, 100 waiting. */
   passwords?: Passwords;
 }
 
@@ -65,7 +65,7 @@ export class AccountService {
     private readonly options: AccountOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.passwords = options.passwords ?? new Passwords({ concurrency: 2, maxWaiting: 100 });
+    this.passwords = options.passwords ?? new Passwords({ concurrency: defaultHashConcurrency(), maxWaiting: 100 });
   }
 
   async signUp(input: SignUp): Promise<SignedIn> {

@@ -71,7 +71,10 @@ export const SETTINGS = {
   accessTokenTtlSeconds: positive('ACCESS_TOKEN_TTL', 900, 'Lifetime of an access token, seconds'),
   refreshTokenTtlSeconds: positive('REFRESH_TOKEN_TTL', 2_592_000, 'Lifetime of a device session (refresh token), seconds'),
 
-  passwordHashConcurrency: positive('PASSWORD_HASH_CONCURRENCY', 2, 'Password hashes (argon2id, ~65 ms and 19 MiB each) computed at once, off the event loop', 64),
+  passwordHashConcurrency: {
+    env: 'PASSWORD_HASH_CONCURRENCY', type: 'integer', minimum: 1, maximum: 64,
+    description: 'Password hashes (argon2id, ~30 ms and 19 MiB each) computed at once, off the event loop. Default: one less than the CPU cores (1 to 4), so a core stays free for the sockets',
+  },
   passwordHashQueue: {
     env: 'PASSWORD_HASH_QUEUE', type: 'integer', minimum: 0, default: 100,
     description: 'Sign-ins and sign-ups that may wait for a hashing slot; beyond it they get 503 with Retry-After at once',

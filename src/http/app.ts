@@ -3,6 +3,7 @@ import { ChatError } from '../chat/errors.ts';
 import type { HttpDeps } from './deps.ts';
 import { send } from './envelope.ts';
 import { abuseLimits } from './limits/abuse-limits.ts';
+import { openApi } from './openapi.ts';
 import { validatorCompiler } from './validation.ts';
 import { authRoutes } from './routes/auth.ts';
 import { deviceRoutes } from './routes/devices.ts';
@@ -48,6 +49,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
 
   const limits = await abuseLimits(app, deps.config, deps.logger);
+  await openApi(app);
 
   await app.register(opsRoutes, deps);
   await app.register(authRoutes, { ...deps, limits });

@@ -105,7 +105,8 @@ describe('password hashing under a flood', () => {
   });
 
   it('keeps WebSocket round trips fast while a sign-in flood is hashed', async () => {
-    const node = await startNode({ config: { passwordHashQueue: 1000 } });
+    // Exempt from the sign-in limits, so every attempt of the flood is hashed (the point here).
+    const node = await startNode({ config: { passwordHashQueue: 1000, limitExemptIps: ['127.0.0.1'] } });
     try {
       const user = await node.signUp();
       const socket = await TestSocket.connect(node.wsUrl, user.accessToken);
@@ -122,7 +123,7 @@ describe('password hashing under a flood', () => {
       const rtts: number[] = [];
       try {
         // 15 pings a second: under the socket's own rate limit (20/s).
-        for (let i = 0; i < 60; i++) {
+        for (let i = 0; i < 100; i++) {
           const started = performance.now();
           await socket.call({ type: 'ping' });
           rtts.push(performance.now() - started);
