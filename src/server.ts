@@ -13,6 +13,7 @@ import { admission } from './auth/admission.ts';
 import {
   customAuthenticator, sessionActive, tokenAuthenticator, type AuthenticateFn, type AuthRequest, type Identity,
 } from './auth/authenticator.ts';
+import { defaultHashConcurrency, Passwords } from './auth/passwords.ts';
 import { RevokedSessions } from './auth/revoked-sessions.ts';
 import { AccountService } from './chat/accounts.ts';
 import { MessageService } from './chat/messages.ts';
@@ -117,7 +118,10 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       logger.warn('no JWT_SECRET configured: generated one for this process (embedded mode); tokens end with it');
     }
     const accessTokens = new AccessTokens(jwtSecret, config.jwtIssuer, config.accessTokenTtlSeconds);
-    const accounts = new AccountService(store, tokens, accessTokens, { refreshTtlSeconds: config.refreshTokenTtlSeconds, newUserId: () => ids.next() });
+    const passwords = new Passwords({ concurrency: config.passwordHashConcurrency ?? defaultHashConcurrency(), maxWaiting: config.passwordHashQueue });
+    const accounts = new AccountService(store, tokens, accessTokens, {
+      refreshTtlSeconds: config.refreshTokenTtlSeconds, newUserId: () => ids.next(), passwords,
+    });
     const rooms = new RoomService(store, presence, feed, { newRoomId: () => ids.next() });
     const messages = new MessageService({ store, bus, feed, dedup }, ids, config.maxTextLength);
 
@@ -172,7 +176,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
 
     const http = await buildHttpApp({
       accounts, rooms, messages, presence, store, authenticate, metrics, logger,
-      maxBodyBytes: config.maxBodyBytes, readiness: opened.readiness,
+      config, readiness: opened.readiness,
     });
     if (options.listenHttp ?? true) {
       await http.listen({ host: config.host, port: config.httpPort });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AccessTokens } from '../auth/access-tokens.ts';
-import { hashPassword, verifyPassword } from '../auth/passwords.ts';
+import { defaultHashConcurrency, Passwords } from '../auth/passwords.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
 import { EmailTakenError } from '../infra/ports/store.ts';
 import type { DeviceSession, TokenStore } from '../infra/ports/tokens.ts';
@@ -49,11 +49,14 @@ export interface AccountOptions {
   refreshTtlSeconds: number;
   newUserId: () => string;
   now?: () => number;
+  /** Hashing and its concurrency cap; default: one less than the cores at once, 100 waiting. */
+  passwords?: Passwords;
 }
 
 /** Sign-up, per-device sign-in, refresh rotation with theft detection, sign-out and leaving. */
 export class AccountService {
   private readonly now: () => number;
+  private readonly passwords: Passwords;
 
   constructor(
     private readonly store: ChatStore,
@@ -62,6 +65,7 @@ export class AccountService {
     private readonly options: AccountOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.passwords = options.passwords ?? new Passwords({ concurrency: defaultHashConcurrency(), maxWaiting: 100 });
   }
 
   async signUp(input: SignUp): Promise<SignedIn> {
@@ -69,7 +73,7 @@ export class AccountService {
       userId: this.options.newUserId(),
       email: input.email,
       nickname: input.nickname,
-      passwordHash: await hashPassword(input.password),
+      passwordHash: await this.passwords.hash(input.password),
       phoneNumber: input.phoneNumber ?? null,
       birthday: input.birthday ?? null,
       createdAt: this.now(),
@@ -88,11 +92,14 @@ export class AccountService {
     const user = await this.store.getUserByEmail(email);
     // The same answer for an unknown email and a wrong password, so sign-in cannot probe accounts.
     const refused = unauthorized('wrong email or password', 'bad_credentials');
-    if (!user || !(await verifyPassword(password, user.passwordHash))) throw refused;
+    // An unknown email (or an account without a password) is checked against a dummy hash: same cost.
+    const check = await this.passwords.verify(password, user?.passwordHash || undefined);
+    if (!user || !check.ok) throw refused;
     if (user.leftAt !== null) {
       if (this.now() - user.leftAt > LEAVE_GRACE_MS) throw refused;
       await this.store.updateUser(user.userId, { leftAt: null });
     }
+    if (check.upgraded) await this.store.updateUser(user.userId, { passwordHash: check.upgraded });
     return this.startSession(user, deviceId);
   }
 

@@ -71,13 +71,38 @@ export const SETTINGS = {
   accessTokenTtlSeconds: positive('ACCESS_TOKEN_TTL', 900, 'Lifetime of an access token, seconds'),
   refreshTokenTtlSeconds: positive('REFRESH_TOKEN_TTL', 2_592_000, 'Lifetime of a device session (refresh token), seconds'),
 
+  passwordHashConcurrency: {
+    env: 'PASSWORD_HASH_CONCURRENCY', type: 'integer', minimum: 1, maximum: 64,
+    description: 'Password hashes (argon2id, ~30 ms and 19 MiB each) computed at once, off the event loop. Default: one less than the CPU cores (1 to 4), so a core stays free for the sockets',
+  },
+  passwordHashQueue: {
+    env: 'PASSWORD_HASH_QUEUE', type: 'integer', minimum: 0, default: 100,
+    description: 'Sign-ins and sign-ups that may wait for a hashing slot; beyond it they get 503 with Retry-After at once',
+  },
+
+  signInAccountFailures: positive('SIGNIN_ACCOUNT_FAILURES', 10, 'Wrong passwords one account may get within SIGNIN_FAILURE_WINDOW; the next sign-in gets 429 with Retry-After. A successful sign-in resets the count'),
+  signInIpFailures: positive('SIGNIN_IP_FAILURES', 100, 'Failed sign-ins one client address may make within SIGNIN_FAILURE_WINDOW, whatever the account (not reset by a success)'),
+  signInFailureWindowSeconds: positive('SIGNIN_FAILURE_WINDOW', 900, 'Window of the sign-in failure limits, seconds, from the first failure'),
+  signUpsPerIp: positive('SIGNUP_PER_IP', 30, 'Sign-ups one client address may make within SIGNUP_WINDOW'),
+  signUpWindowSeconds: positive('SIGNUP_WINDOW', 3_600, 'Window of the sign-up limit, seconds'),
+  refreshesPerIp: positive('REFRESH_PER_IP', 60, 'Token refreshes one client address may make within REFRESH_WINDOW'),
+  refreshWindowSeconds: positive('REFRESH_WINDOW', 60, 'Window of the token refresh limit, seconds'),
+  limitExemptIps: {
+    env: 'LIMIT_EXEMPT_IPS', type: 'array', itemPattern: '^[0-9A-Fa-f:.]+$',
+    description: 'Client addresses the HTTP abuse limits never apply to (comma-separated), e.g. a load generator',
+  },
+  trustedProxies: {
+    env: 'TRUSTED_PROXIES', type: 'array', itemPattern: '^([0-9A-Fa-f:.]+(/[0-9]{1,3})?|loopback|linklocal|uniquelocal)$',
+    description: 'Reverse proxies (addresses, CIDRs, or loopback/linklocal/uniquelocal) whose X-Forwarded-For names the client address for the HTTP limits. Unset: the socket address counts',
+  },
+
   maxFrameBytes: positive('MAX_FRAME_BYTES', 65_536, 'Largest WebSocket frame; a larger one closes the socket with 1009'),
   maxTextLength: positive('MAX_TEXT_LENGTH', 4_000, 'Longest message text, characters'),
   rateLimitPerSecond: positive('RATE_LIMIT_PER_SECOND', 20, 'Frames per second a connection may send on average'),
   rateLimitBurst: positive('RATE_LIMIT_BURST', 40, 'Frames a connection may send in a burst; beyond it the socket closes with 4008'),
   maxJoinedRooms: positive('MAX_JOINED_ROOMS', 100, 'Rooms one connection may have joined at once'),
   maxBufferedBytes: positive('MAX_BUFFERED_BYTES', 1_048_576, 'Outbound bytes buffered for a slow client before it is disconnected'),
-  maxBodyBytes: positive('MAX_BODY_BYTES', 65_536, 'Largest HTTP request body'),
+  maxBodyBytes: positive('MAX_BODY_BYTES', 65_536, 'Largest HTTP request body, bytes; a larger one gets 413'),
   recoveryLimit: positive('RECOVERY_LIMIT', 100, 'Most messages a join with `since` returns; more missed means recovered:false', 1000),
   idleTimeoutSeconds: { env: 'WS_IDLE_TIMEOUT', type: 'integer', minimum: 8, maximum: 960, default: 120, description: 'Seconds of silence before a socket is considered dead (pings are automatic)' },
   recentBytes: positive('ROOM_RECENT_BYTES', 65_536, 'Bytes of recent messages a room keeps in memory for recovery (besides the RECOVERY_LIMIT count)'),

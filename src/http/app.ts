@@ -2,6 +2,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { ChatError } from '../chat/errors.ts';
 import type { HttpDeps } from './deps.ts';
 import { send } from './envelope.ts';
+import { abuseLimits } from './limits/abuse-limits.ts';
+import { openApi } from './openapi.ts';
 import { validatorCompiler } from './validation.ts';
 import { authRoutes } from './routes/auth.ts';
 import { deviceRoutes } from './routes/devices.ts';
@@ -15,13 +17,23 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // Per-request logs would dominate the output at chat rates; failures are logged by the error handler.
     loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
-    bodyLimit: deps.maxBodyBytes,
+    bodyLimit: deps.config.maxBodyBytes,
+    // Behind a proxy every request comes from the proxy; per-address limits need the client's address.
+    ...(deps.config.trustedProxies ? { trustProxy: deps.config.trustedProxies } : {}),
   });
   app.setValidatorCompiler(validatorCompiler());
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof ChatError) return send(reply, error.status, error.message, { code: error.code });
+    if (error instanceof ChatError) {
+      // Only the password-hashing queue says "busy"; it drains within a second or two.
+      if (error.status === 503) reply.header('retry-after', '1');
+      return send(reply, error.status, error.message, { code: error.code });
+    }
     if (error.validation) return send(reply, 400, error.message, { code: 'bad_request' });
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const limit = deps.config.maxBodyBytes;
+      return send(reply, 413, `the request body is larger than the limit of ${limit} bytes (MAX_BODY_BYTES)`, { code: 'body_too_large', limitBytes: limit });
+    }
     const status = error.statusCode ?? 500;
     if (status < 500) return send(reply, status, error.message, { code: error.code ?? 'bad_request' });
     request.log.error({ err: error, url: request.url }, 'request failed');
@@ -36,8 +48,11 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       .observe(reply.elapsedTime / 1000);
   });
 
+  const limits = await abuseLimits(app, deps.config, deps.logger);
+  await openApi(app);
+
   await app.register(opsRoutes, deps);
-  await app.register(authRoutes, deps);
+  await app.register(authRoutes, { ...deps, limits });
   await app.register(deviceRoutes, deps);
   await app.register(roomRoutes, deps);
   await app.register(historyRoutes, deps);

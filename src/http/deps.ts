@@ -2,10 +2,15 @@ import type { Logger } from 'pino';
 import type { AccountService } from '../chat/accounts.ts';
 import type { MessageService } from '../chat/messages.ts';
 import type { RoomService } from '../chat/rooms.ts';
+import type { Config } from '../config/schema.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Authenticate } from './authentication.ts';
+import type { LimitSettings } from './limits/abuse-limits.ts';
+
+/** The settings the HTTP layer reads. */
+export type HttpConfig = LimitSettings & Pick<Config, 'maxBodyBytes' | 'trustedProxies'>;
 
 /** What the HTTP layer needs; it holds no state of its own. */
 export interface HttpDeps {
@@ -17,7 +22,7 @@ export interface HttpDeps {
   authenticate: Authenticate;
   metrics: Metrics;
   logger: Logger;
-  maxBodyBytes: number;
+  config: HttpConfig;
   /** Backends and whether each answers; ready when all do. */
   readiness: () => Promise<Record<string, string>>;
 }

@@ -1,16 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { requireAuth } from '../authentication.ts';
+import { ChatError } from '../../chat/errors.ts';
 import type { HttpDeps } from '../deps.ts';
+import type { AbuseLimits } from '../limits/abuse-limits.ts';
 import { ok, send } from '../envelope.ts';
 import { body, deviceId, email, password } from '../schemas.ts';
 
 interface SignUpBody { email: string; password: string; nickname: string; phoneNumber?: string; birthday?: string; deviceId: string }
 interface SignInBody { email: string; password: string; deviceId: string }
 
-export async function authRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  const { accounts } = deps;
+export async function authRoutes(app: FastifyInstance, deps: HttpDeps & { limits: AbuseLimits }): Promise<void> {
+  const { accounts, limits } = deps;
 
   app.post<{ Body: SignUpBody }>('/api/auth/signup', {
+    config: { rateLimit: limits.signUp },
     schema: {
       body: body({
         email, password, deviceId,
@@ -25,15 +28,27 @@ export async function authRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
     schema: { body: body({ email, password: { type: 'string', minLength: 1, maxLength: 128 }, deviceId }, ['email', 'password', 'deviceId']) },
   }, async (request, reply) => {
     const { email: address, password: secret, deviceId: device } = request.body;
-    return ok(reply, 'signed in', await accounts.signIn(address, secret, device));
+    await limits.signIn.attempt(request, reply, address);
+    let signedIn;
+    try {
+      signedIn = await accounts.signIn(address, secret, device);
+    } catch (error) {
+      // A refused password keeps its count; anything else (busy, a backend down) was not a guess.
+      if (!(error instanceof ChatError && error.code === 'bad_credentials')) await limits.signIn.undecided(request, address).catch(() => undefined);
+      throw error;
+    }
+    await limits.signIn.succeeded(request, address);
+    return ok(reply, 'signed in', signedIn);
   });
 
   app.post<{ Body: { refreshToken: string } }>('/api/auth/token', {
+    config: { rateLimit: limits.refresh },
     schema: { body: body({ refreshToken: { type: 'string', minLength: 1, maxLength: 512 } }, ['refreshToken']) },
   }, async (request, reply) => ok(reply, 'tokens refreshed', await accounts.refresh(request.body.refreshToken)));
 
   // FlameTalk's original refresh: the tokens come in headers.
   app.get<{ Headers: { 'refresh-token': string } }>('/api/auth/token', {
+    config: { rateLimit: limits.refresh },
     schema: {
       headers: { type: 'object', required: ['refresh-token'], properties: { 'refresh-token': { type: 'string', minLength: 1, maxLength: 512 } } },
     },

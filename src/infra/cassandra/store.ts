@@ -90,7 +90,7 @@ const Q = {
 } as const;
 
 /** Patchable fields and their columns: an UPDATE names only the columns a patch sets. */
-const USER_PATCH_COLUMNS = { nickname: 'nickname', leftAt: 'left_at', phoneNumber: 'phone_number', birthday: 'birthday' } as const;
+const USER_PATCH_COLUMNS = { nickname: 'nickname', leftAt: 'left_at', phoneNumber: 'phone_number', birthday: 'birthday', passwordHash: 'password_hash' } as const;
 const MEMBER_PATCH_COLUMNS = { title: 'title', inputLock: 'input_lock', muted: 'muted' } as const;
 
 function assignments<P extends object>(patch: P, columns: Record<keyof P, string>): { set: string; values: unknown[] } {

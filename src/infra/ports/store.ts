@@ -32,7 +32,7 @@ export interface HistoryQuery {
   limit: number;
 }
 
-export type UserPatch = Partial<Pick<User, 'nickname' | 'leftAt' | 'phoneNumber' | 'birthday'>>;
+export type UserPatch = Partial<Pick<User, 'nickname' | 'leftAt' | 'phoneNumber' | 'birthday' | 'passwordHash'>>;
 export type MembershipPatch = Partial<Pick<Membership, 'title' | 'inputLock' | 'muted'>>;
 
 /**
