@@ -80,7 +80,11 @@ function createLock(file: string): boolean {
  */
 export function lockDataDir(dir: string): DataDirLock {
   const dataDir = resolve(dir);
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    throw new Error(`cannot use data directory ${dataDir}: ${(error as Error).message}`, { cause: error });
+  }
   const file = join(dataDir, LOCK_FILE);
   if (heldHere.has(dataDir)) throw new DataDirLockedError(dataDir, process.pid);
   for (let attempt = 0; ; attempt++) {

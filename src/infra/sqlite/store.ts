@@ -16,6 +16,11 @@ import {
 const USER_PATCH_COLUMNS = { nickname: 'nickname', leftAt: 'left_at', phoneNumber: 'phone_number', birthday: 'birthday' } as const;
 const MEMBER_PATCH_COLUMNS = { title: 'title', inputLock: 'input_lock', muted: 'muted' } as const;
 
+/** A whole number of rows for LIMIT, at most 2^53 - 1 (Infinity means no limit). */
+function rowLimit(value: number): number {
+  return Math.min(Math.floor(value), Number.MAX_SAFE_INTEGER);
+}
+
 function sqlValue(value: unknown): unknown {
   return typeof value === 'boolean' ? (value ? 1 : 0) : value;
 }
@@ -189,7 +194,7 @@ export class SqliteStore implements ChatStore {
 
   async history(roomId: RoomId, query: HistoryQuery): Promise<ChatMessage[]> {
     const range = idRange(query.before, query.after);
-    const limit = Math.floor(query.limit);
+    const limit = rowLimit(query.limit);
     if (!range || !(limit > 0)) return [];
     return (this.q.selectHistory.all(roomId, range.low, range.high, limit) as MessageRow[]).map(messageFromRow);
   }
@@ -201,7 +206,7 @@ export class SqliteStore implements ChatStore {
   /** Counts no further than `cap` rows. */
   async countAfter(roomId: RoomId, after: MessageId | undefined, cap: number): Promise<number> {
     const range = idRange(undefined, after);
-    const limit = Math.floor(cap);
+    const limit = rowLimit(cap);
     if (!range || !(limit > 0)) return 0;
     return this.q.countRange.get(roomId, range.low, range.high, limit) as number;
   }
