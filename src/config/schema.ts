@@ -44,6 +44,15 @@ export const SETTINGS = {
     description: 'Human-readable logs instead of JSON. Default: on when stdout is a terminal',
   },
 
+  dataDir: {
+    env: 'DATA_DIR', type: 'string', default: './data', minLength: 1,
+    description: 'Embedded mode: directory of the SQLite database (accounts, rooms, history, tokens), the generated JWT key and the lock that keeps a second process out; created when missing',
+  },
+  sqliteSynchronous: {
+    env: 'SQLITE_SYNCHRONOUS', type: 'string', default: 'NORMAL', enum: ['NORMAL', 'FULL'],
+    description: 'When an embedded-mode commit is safe: NORMAL survives a crash of the process, FULL also a power loss (one fsync per group commit)',
+  },
+
   redisUrl: { env: 'REDIS_URL', type: 'string', pattern: '^rediss?://', description: 'Redis for presence, tokens and de-duplication. Unset: in-process' },
   redisPrefix: { env: 'REDIS_PREFIX', type: 'string', default: 'flametalk:', description: 'Prefix of every Redis key' },
   kafkaBrokers: { env: 'KAFKA_BROKERS', type: 'array', itemPattern: '^[^\\s:,]+:[0-9]{1,5}$', description: 'Kafka brokers (host:port, comma-separated) for the room event bus. Unset: in-process' },

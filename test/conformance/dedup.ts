@@ -75,9 +75,9 @@ export function dedupConformance(driver: string, makeCluster: () => Promise<Dedu
       const a = await c.node();
       const b = await c.node();
       const first = message();
-      await a.claim('k', first, { ttlMs: 60_000, leaseMs: 150 });
+      await a.claim('k', first, { ttlMs: 60_000, leaseMs: 400 });
       assert.equal((await b.claim('k', message(), LONG)).outcome, 'pending');
-      await sleep(300);
+      await sleep(600);
       assert.deepEqual(await b.claim('k', message(), LONG), { outcome: 'resume', message: first });
       assert.equal((await a.claim('k', message(), LONG)).outcome, 'pending', 'the resumer now holds it');
     });
@@ -114,10 +114,10 @@ export function dedupConformance(driver: string, makeCluster: () => Promise<Dedu
       const a = await (await start()).node();
       const committed = message();
       await a.claim('done', committed, { ttlMs: 60_000, leaseMs: 60_000 });
-      await a.commit('done', committed.messageId, 200);
-      await a.claim('stuck', message(), { ttlMs: 200, leaseMs: 100 });
+      await a.commit('done', committed.messageId, 400);
+      await a.claim('stuck', message(), { ttlMs: 400, leaseMs: 200 });
       assert.equal((await a.claim('done', message(), LONG)).outcome, 'committed');
-      await sleep(350);
+      await sleep(600);
       assert.deepEqual(await a.claim('done', message(), LONG), { outcome: 'won' });
       assert.deepEqual(await a.claim('stuck', message(), LONG), { outcome: 'won' });
     });

@@ -1,0 +1,118 @@
+/*
+ * The versioned SQLite schema of the data directory. Migrations only ever append: a released
+ * migration is never edited, a change is a new version. Each runs in one transaction together
+ * with its row in schema_version, so a crash leaves it applied completely or not at all.
+ *
+ * Message ids (and read positions) are INTEGER: snowflakes fit a signed 64-bit integer, and
+ * stored as numbers they order numerically, which keyset paging relies on. They are bound as
+ * BigInt and read back with CAST(... AS TEXT), so no id ever passes through a double.
+ */
+
+export interface SqliteMigration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const SCHEMA_VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_version (
+  version INTEGER PRIMARY KEY,
+  description TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+)`;
+
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    description: 'users, rooms and members, history, read positions, device tokens, device sessions, send claims',
+    sql: `
+CREATE TABLE users (
+  user_id TEXT PRIMARY KEY,
+  email TEXT NOT NULL,
+  -- lower-cased in JavaScript (full Unicode, as the other drivers do): emails are unique regardless of case
+  email_key TEXT NOT NULL UNIQUE,
+  nickname TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  -- UNIQUE allows any number of NULLs: many users have no phone number
+  phone_number TEXT UNIQUE,
+  birthday TEXT,
+  created_at INTEGER NOT NULL,
+  left_at INTEGER
+);
+
+CREATE TABLE rooms (
+  room_id TEXT PRIMARY KEY,
+  host_id TEXT NOT NULL,
+  is_open INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE room_members (
+  room_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  joined_at INTEGER NOT NULL,
+  title TEXT,
+  input_lock INTEGER NOT NULL,
+  muted INTEGER NOT NULL,
+  PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX room_members_by_user ON room_members (user_id, room_id);
+
+CREATE TABLE messages (
+  room_id TEXT NOT NULL,
+  message_id INTEGER NOT NULL,
+  sender_id TEXT NOT NULL,
+  nickname TEXT NOT NULL,
+  message_type TEXT NOT NULL,
+  contents TEXT NOT NULL,
+  file_url TEXT,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (room_id, message_id)
+) WITHOUT ROWID;
+
+CREATE TABLE read_positions (
+  room_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  message_id INTEGER NOT NULL,
+  PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+
+CREATE TABLE device_tokens (
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  push_token TEXT NOT NULL,
+  PRIMARY KEY (user_id, device_id)
+) WITHOUT ROWID;
+
+-- One session per device: signing in again on a device replaces its row.
+CREATE TABLE device_sessions (
+  session_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  refresh_hash TEXT NOT NULL,
+  UNIQUE (user_id, device_id)
+);
+CREATE INDEX device_sessions_by_expiry ON device_sessions (expires_at);
+
+-- Refresh hashes already rotated away: one coming back is theft.
+CREATE TABLE used_refresh_hashes (
+  session_id TEXT NOT NULL REFERENCES device_sessions (session_id) ON DELETE CASCADE,
+  refresh_hash TEXT NOT NULL,
+  PRIMARY KEY (session_id, refresh_hash)
+) WITHOUT ROWID;
+
+-- Send de-duplication: message (JSON) and lease_until are NULL once the claim is committed.
+CREATE TABLE send_claims (
+  claim_key TEXT PRIMARY KEY,
+  message_id TEXT NOT NULL,
+  message TEXT,
+  lease_until INTEGER,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX send_claims_by_expiry ON send_claims (expires_at);
+`,
+  },
+];
+
+export const LATEST_SQLITE_VERSION = SQLITE_MIGRATIONS.at(-1)!.version;
