@@ -17,14 +17,17 @@ interface TokenPair {
 /** A fraction of the access token's lifetime after which it is renewed ahead of its expiry. */
 const REFRESH_AT = 0.8;
 
-/** The lifetime a JWT access token states (exp − iat), or undefined when it states none. */
+/**
+ * How long a JWT access token surely lives: exp − iat, less the second `iat` may have been rounded
+ * down by (the server writes whole seconds), never under half a second. Undefined when it states none.
+ */
 function lifetimeMs(accessToken: string): number | undefined {
   try {
     const part = accessToken.split('.')[1] ?? '';
     const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
     const claims = JSON.parse(json) as { exp?: unknown; iat?: unknown };
     if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number') return undefined;
-    return Math.max(0, (claims.exp - claims.iat) * 1000);
+    return Math.max(500, (claims.exp - claims.iat - 1) * 1000);
   } catch {
     return undefined;
   }
