@@ -5,18 +5,19 @@ import type { TestNode } from '../support/server.ts';
 
 /**
  * A TCP relay between a client and the server: `cut()` drops every connection through it and
- * refuses new ones until `restore()`, the way a network path or a load balancer goes away.
+ * refuses new ones until `restore()`, the way a network path goes away; `target` can be pointed
+ * at another node, the way a load balancer moves clients off a node that drains.
  */
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
   private down = false;
 
-  private constructor(private readonly server: net.Server) {}
+  private constructor(private readonly server: net.Server, public target: number) {}
 
   static async start(targetPort: number): Promise<TcpProxy> {
     const server = net.createServer();
-    const proxy = new TcpProxy(server);
-    server.on('connection', (inbound) => proxy.relay(inbound, targetPort));
+    const proxy = new TcpProxy(server, targetPort);
+    server.on('connection', (inbound) => proxy.relay(inbound, proxy.target));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
