@@ -219,7 +219,7 @@ export class Realtime {
       if (opening.closed) throw new FlametalkError('disconnected', 'the connection closed while rooms were rejoined');
     } catch (error) {
       if (socket && this.establishing === socket) this.establishing = undefined;
-      if (!this.wanted || kind === 'swap') {
+      if (!this.wanted || (kind === 'swap' && this.current)) {
         // A failed swap leaves the current socket in place; if its token runs out, 4001 brings us back here.
         socket?.close(CLIENT_CLOSE.normal, 'not needed');
         return;
@@ -235,7 +235,7 @@ export class Realtime {
       if (socket && !opened && ++this.failedOpens % 2 === 0) this.forceRefresh = true;
       return this.retry(this.backoff.next());
     }
-    this.establishing = undefined;
+    if (this.establishing === socket) this.establishing = undefined;
     if (!this.wanted) return socket.close(CLIENT_CLOSE.normal, 'not needed');
     const previous = this.current;
     this.current = socket;
@@ -257,7 +257,7 @@ export class Realtime {
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (this.wanted) void this.open('connect');
+      if (this.wanted && !this.establishing) void this.open('connect');
     }, delayMs);
   }
 
@@ -268,6 +268,8 @@ export class Realtime {
       void this.tokens.clear().finally(() => this.tokens.events.emit('signedOut', new FlametalkError('token_revoked', 'this device was signed out or revoked', 401)));
       return;
     }
+    // A swap under way becomes the reconnect (if it fails, open() retries).
+    if (this.establishing) return this.setState('reconnecting');
     if (code === CLOSE.tokenInvalid) this.forceRefresh = true;
     // Draining (the node is going away) and an expired token say nothing about the network: retry at once, but only once.
     const atOnce = (code === CLOSE.draining || code === CLOSE.tokenInvalid) && this.backoff.attempts === 0;
@@ -358,7 +360,7 @@ export class Realtime {
     socket.call(item.command, 0).then((reply) => {
       if (reply.type !== 'ack') throw new FlametalkError('bad_response', `expected an ack, got ${reply.type}`);
       if (!this.queue.take(item)) return;
-      this.feeds.get(item.roomId)?.sawOwn(reply.messageId);
+      this.deliverOwn(item, reply);
       item.resolve({ clientMsgId: reply.clientMsgId, messageId: reply.messageId, createdAt: reply.createdAt });
     }).catch((error: unknown) => {
       if (item.inFlight === socket) item.inFlight = undefined;
@@ -374,6 +376,22 @@ export class Realtime {
       if (!isRefusal(error)) return; // the socket went: resent after the reconnect
       this.queue.take(item);
       item.reject(error);
+    });
+  }
+
+  /**
+   * My own message, as the room has it, goes to the room's listeners on its ack. The server also
+   * sends it to my other sockets (a second one during a swap) and returns it in `missed` after a
+   * reconnect that lost the ack; whichever comes first is delivered and the others dropped by id.
+   */
+  private deliverOwn(item: QueuedSend, ack: { messageId: string; createdAt: string }): void {
+    const me = this.tokens.current;
+    const feed = this.feeds.get(item.roomId);
+    if (!me || !feed) return;
+    const { messageType, contents, fileUrl } = item.command;
+    feed.deliverOwn({
+      messageId: ack.messageId, messageType, senderId: me.userId, nickname: me.nickname, roomId: item.roomId,
+      contents, fileUrl: fileUrl ?? null, createdAt: ack.createdAt,
     });
   }
 

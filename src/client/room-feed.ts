@@ -10,7 +10,7 @@ export interface PresenceEvent {
 }
 
 export interface RoomEvents {
-  /** A message from someone else (or another of my devices), once each, in order. */
+  /** Every message of the room once, in order: others' as they arrive, mine when acknowledged. */
   message: [MessageDto];
   presence: [PresenceEvent];
   typing: [{ userId: string }];
@@ -63,11 +63,6 @@ export class RoomFeed {
     return this.lastSeen;
   }
 
-  /** Marks my own acked message as delivered: it comes back in `missed` after a reconnect, and must not reappear. */
-  sawOwn(messageId: string): void {
-    this.seen.add(messageId);
-  }
-
   /** Where to resume from when the first join had no `since`: the newest message at that time ("0" for none). */
   noteBaseline(messageId: string | undefined): void {
     if (this.lastSeen === undefined) this.lastSeen = messageId ?? '0';
@@ -97,6 +92,14 @@ export class RoomFeed {
     for (const fresh of this.accept([message])) this.events.emit('message', fresh);
   }
 
+  /**
+   * My own message, on its ack. It does not move the resume point: a message of someone else with
+   * a lower id may still be on its way, and a reconnect must not skip it.
+   */
+  deliverOwn(message: MessageDto): void {
+    for (const fresh of this.accept([message], false)) this.events.emit('message', fresh);
+  }
+
   presence(event: PresenceEvent): void {
     if (event.event === 'enter') this.present.add(event.userId);
     else this.present.delete(event.userId);
@@ -110,14 +113,14 @@ export class RoomFeed {
   }
 
   /** Oldest first, without what was already delivered; advances the resume point. */
-  private accept(messages: MessageDto[]): MessageDto[] {
+  private accept(messages: MessageDto[], advance = true): MessageDto[] {
     const fresh: MessageDto[] = [];
     const sorted = [...messages].sort((a, b) => compareIds(a.messageId, b.messageId));
     for (const message of sorted) {
       if (this.seen.has(message.messageId)) continue;
       this.seen.add(message.messageId);
       fresh.push(message);
-      if (this.lastSeen === undefined || compareIds(message.messageId, this.lastSeen) > 0) this.lastSeen = message.messageId;
+      if (advance && (this.lastSeen === undefined || compareIds(message.messageId, this.lastSeen) > 0)) this.lastSeen = message.messageId;
     }
     return fresh;
   }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, describe, it } from 'node:test';
-import type { FlametalkClient, MessageDto, Session } from '../../src/client/index.ts';
+import { afterEach, describe, it } from 'node:test';
+import type { MessageDto } from '../../src/client/index.ts';
 import { MemoryDedup } from '../../src/infra/memory/dedup.ts';
 import { MemoryStore } from '../../src/infra/memory/store.ts';
 import { MemoryTokenStore } from '../../src/infra/memory/tokens.ts';
-import { startNode, type TestNode } from '../support/server.ts';
+import { startNode } from '../support/server.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 import { TcpProxy, clientOf, received, signUp, states, wholeHistory } from './support.ts';
 
@@ -20,7 +20,6 @@ describe('client SDK: recovery', () => {
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
-  after(() => undefined);
 
   /** Ann connects directly; Bob's socket goes through a proxy the test can cut. */
   async function setUp(config: Record<string, unknown> = {}) {
@@ -56,18 +55,21 @@ describe('client SDK: recovery', () => {
     proxy.restore();
     const acks = await Promise.all(queued);
     assert.equal(bobClient.pendingSends, 0);
-    await waitFor(() => toBob.length === 6 && toAnn.length === 2, 'both sides caught up');
-    assert.deepEqual(contents(toBob), ['before the drop', 'missed 0', 'missed 1', 'missed 2', 'missed 3', 'missed 4']);
-    assert.deepEqual(toBob.slice(1).map((m) => m.messageId), missed);
-    assert.deepEqual(contents(toAnn), ['written offline 1', 'written offline 2']);
-    assert.deepEqual(toAnn.map((m) => m.messageId), acks.map((a) => a.messageId));
+    // Each side has every message of the room once, its own included.
+    const everything = ['before the drop', 'missed 0', 'missed 1', 'missed 2', 'missed 3', 'missed 4', 'written offline 1', 'written offline 2'];
+    await waitFor(() => toBob.length === 8 && toAnn.length === 8, 'both sides caught up');
+    assert.deepEqual(contents(toBob), everything);
+    assert.deepEqual(toBob.slice(1, 6).map((m) => m.messageId), missed);
+    assert.deepEqual(toBob.slice(6).map((m) => m.messageId), acks.map((a) => a.messageId));
+    assert.deepEqual(contents(toAnn), everything);
+    assert.deepEqual(toAnn.map((m) => m.messageId), toBob.map((m) => m.messageId));
     assert.deepEqual(bobStates.slice(0, 1), ['reconnecting']);
     assert.equal(bobStates.at(-1), 'connected');
     assert.equal(bobClient.state, 'connected');
 
     await sleep(300); // anything late would be a duplicate
-    assert.equal(toBob.length, 6);
-    assert.equal(toAnn.length, 2);
+    assert.equal(toBob.length, 8);
+    assert.equal(toAnn.length, 8);
     await waitFor(async () => (await wholeHistory(annClient, roomId)).length === 8, 'history holds all eight');
     const history = await wholeHistory(annClient, roomId);
     assertOncePerId(history, 'history');
@@ -113,7 +115,7 @@ describe('client SDK: recovery', () => {
     const annClient = clientOf(first, 'ann-phone', through);
     const bobClient = clientOf(first, 'bob-phone', through);
     cleanups.push(() => annClient.close(), () => bobClient.close());
-    const [, bob]: Session[] = await Promise.all([signUp(annClient, 'Ann'), signUp(bobClient, 'Bob')]);
+    const [, bob] = await Promise.all([signUp(annClient, 'Ann'), signUp(bobClient, 'Bob')]);
     const { roomId } = await annClient.createRoom({ users: [bob.userId] });
     const annRoom = await annClient.join(roomId);
     const toBob = received(await bobClient.join(roomId));
