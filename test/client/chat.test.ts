@@ -101,3 +101,40 @@ describe('client SDK: two clients chat', () => {
     assert.deepEqual(bobRoom.missed.map((m) => m.messageId), later.map((a) => a.messageId));
   });
 });
+
+describe('client SDK: the session or the room ends elsewhere', () => {
+  let node: TestNode;
+  before(async () => {
+    node = await startNode();
+  });
+  after(() => node.stop());
+
+  it('tells the app when this user left the room on another device, and when this device was signed out', async () => {
+    const laptop = await node.signUp('Carol', 'laptop'); // the same user on another device, through the raw API
+    const phone = clientOf(node, 'phone');
+    try {
+      await phone.signIn({ email: laptop.email, password: laptop.password });
+      const { roomId } = await phone.createRoom({ users: [] });
+      const handle = await phone.join(roomId);
+      const left: unknown[] = [];
+      handle.on('left', (event) => left.push(event));
+
+      const leave = await node.request('DELETE', `/api/chatroom/${roomId}`, { token: laptop.accessToken });
+      assert.equal(leave.status, 200);
+      await waitFor(() => left.length === 1, 'the phone hears it left the room');
+      await assert.rejects(handle.send('still here?'), { code: 'not_joined' });
+
+      const ended: Array<{ code: string }> = [];
+      phone.on('signedOut', (reason) => ended.push(reason));
+      const revoke = await node.request('DELETE', '/api/device/phone', { token: laptop.accessToken });
+      assert.equal(revoke.status, 200);
+      await waitFor(() => ended.length === 1, 'the phone hears it was signed out');
+      assert.equal(ended[0]!.code, 'token_revoked');
+      assert.equal(phone.state, 'idle');
+      assert.equal(phone.session, undefined);
+      await assert.rejects(phone.listRooms(), { code: 'not_signed_in' });
+    } finally {
+      phone.close();
+    }
+  });
+});
