@@ -112,8 +112,10 @@ export function createClient(options: ClientOptions): FlametalkClient {
   const wsUrl = checkUrl(options.wsUrl, 'wsUrl', ['ws:', 'wss:']);
   const { deviceId } = options;
   if (typeof deviceId !== 'string' || !/^\S{1,128}$/.test(deviceId)) throw badOption('deviceId must be 1–128 characters without spaces');
-  const fetchImpl = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
-  if (!fetchImpl) throw badOption('no fetch here: pass options.fetch');
+  const givenFetch = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
+  if (!givenFetch) throw badOption('no fetch here: pass options.fetch');
+  // Called as a plain function: browsers refuse a fetch invoked as a method of another object ("Illegal invocation").
+  const fetchImpl: FetchLike = (input, init) => givenFetch(input, init);
 
   const http = new HttpApi(httpUrl, fetchImpl);
   const tokens = new Tokens(http, options.storage ?? memoryStorage(), `flametalk.session.${deviceId}`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { MessageDto } from '../../src/client/index.ts';
+import type { ClientOptions, MessageDto } from '../../src/client/index.ts';
 import { MemoryDedup } from '../../src/infra/memory/dedup.ts';
 import { MemoryStore } from '../../src/infra/memory/store.ts';
 import { MemoryTokenStore } from '../../src/infra/memory/tokens.ts';
@@ -22,13 +22,13 @@ describe('client SDK: recovery', () => {
   });
 
   /** Ann connects directly; Bob's socket goes through a proxy the test can cut. */
-  async function setUp(config: Record<string, unknown> = {}) {
+  async function setUp(config: Record<string, unknown> = {}, bobOptions: Partial<ClientOptions> = {}) {
     const node = await startNode({ config: { rateLimitPerSecond: 1000, rateLimitBurst: 1000, ...config } });
     cleanups.push(() => node.stop());
     const proxy = await TcpProxy.start(node.server.addresses.wsPort);
     cleanups.push(() => proxy.close());
     const annClient = clientOf(node, 'ann-phone');
-    const bobClient = clientOf(node, 'bob-phone', { wsUrl: `ws://127.0.0.1:${proxy.port}/ws` });
+    const bobClient = clientOf(node, 'bob-phone', { wsUrl: `ws://127.0.0.1:${proxy.port}/ws`, ...bobOptions });
     cleanups.push(() => annClient.close(), () => bobClient.close());
     const [ann, bob] = await Promise.all([signUp(annClient, 'Ann'), signUp(bobClient, 'Bob')]);
     const { roomId } = await annClient.createRoom({ users: [bob.userId] });
@@ -100,6 +100,18 @@ describe('client SDK: recovery', () => {
     proxy.restore();
     await waitFor(() => toBob.length === 1, 'Bob gets the first message');
     assert.deepEqual(contents(toBob), ['first ever']);
+  });
+
+  it('notices a connection that went silent (no close, no data) by its pings, and recovers', async () => {
+    // Bob pings every 200 ms and gives up on a socket whose pong takes more than 300 ms.
+    const { proxy, bobClient, annRoom, toBob } = await setUp({}, { heartbeatMs: 200, requestTimeoutMs: 300 });
+    await annRoom.send('before');
+    await waitFor(() => toBob.length === 1, 'Bob has the first message');
+    proxy.freeze();
+    await annRoom.send('into the void');
+    await waitFor(() => toBob.length === 2, 'Bob reconnects and gets it', 5_000);
+    assert.deepEqual(contents(toBob), ['before', 'into the void']);
+    assert.equal(bobClient.state, 'connected');
   });
 
   it('reconnects when the server drains (4200) and a new node takes over; sends made meanwhile go out once', async () => {

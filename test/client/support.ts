@@ -11,6 +11,7 @@ import type { TestNode } from '../support/server.ts';
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
   private down = false;
+  private readonly frozen = new Set<net.Socket>();
 
   private constructor(private readonly server: net.Server, public target: number) {}
 
@@ -35,6 +36,11 @@ export class TcpProxy {
     this.down = false;
   }
 
+  /** The connections open now go silent without closing (a dead path neither side hears about); new ones work. */
+  freeze(): void {
+    for (const socket of this.sockets) this.frozen.add(socket);
+  }
+
   async close(): Promise<void> {
     this.cut();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -48,9 +54,12 @@ export class TcpProxy {
       from.on('error', () => to.destroy());
       from.on('close', () => {
         this.sockets.delete(from);
+        this.frozen.delete(from);
         to.destroy();
       });
-      from.pipe(to);
+      from.on('data', (chunk) => {
+        if (!this.frozen.has(from)) to.write(chunk);
+      });
     }
   }
 }
