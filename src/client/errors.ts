@@ -28,3 +28,9 @@ export class FlametalkError extends Error {
 
 export const isFlametalkError = (error: unknown, code?: FlametalkErrorCode): error is FlametalkError =>
   error instanceof FlametalkError && (code === undefined || error.code === code);
+
+/** Codes that mean "this connection or attempt failed, try again", as opposed to the server refusing the request. */
+const CONNECTION_FAILURES = new Set<string>(['disconnected', 'timeout', 'network', 'bad_response', 'unavailable']);
+
+/** The server refused the request itself (not a member, bad input, …): retrying will not help. */
+export const isRefusal = (error: unknown): error is FlametalkError => error instanceof FlametalkError && !CONNECTION_FAILURES.has(error.code);

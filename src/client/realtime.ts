@@ -1,10 +1,10 @@
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { Emitter } from './emitter.ts';
-import { FlametalkError } from './errors.ts';
+import { FlametalkError, isRefusal } from './errors.ts';
 import { newClientMsgId } from './ids.ts';
 import { CLIENT_CLOSE, CLOSE, type IncomingFrame, type MessageDto, type RoomChangeFrame } from './protocol.ts';
 import { RoomFeed } from './room-feed.ts';
-import { SendQueue, type QueuedSend } from './send-queue.ts';
+import { Outbox, type QueuedSend } from './send-queue.ts';
 import { Socket, type WebSocketConstructor } from './socket.ts';
 import type { Tokens } from './tokens.ts';
 import type { Ack, ConnectionState, SendOptions } from './types.ts';
@@ -34,10 +34,6 @@ export interface RealtimeEvents {
   error: [FlametalkError];
 }
 
-/** Errors that mean "this connection failed", as opposed to the server refusing the request. */
-const CONNECTION_FAILURES = new Set(['disconnected', 'timeout', 'network', 'bad_response', 'unavailable']);
-const isRefusal = (error: unknown): error is FlametalkError => error instanceof FlametalkError && !CONNECTION_FAILURES.has(error.code);
-
 function withToken(wsUrl: string, token: string): string {
   // Browsers cannot set headers on a WebSocket upgrade; the query parameter works everywhere.
   const url = new URL(wsUrl);
@@ -65,7 +61,11 @@ export class Realtime {
   private failedOpens = 0;
   private readonly backoff: Backoff;
   private readonly feeds = new Map<string, RoomFeed>();
-  private readonly queue = new SendQueue();
+  private readonly queue = new Outbox({
+    current: () => this.current,
+    ready: (socket, roomId) => this.ready(socket, roomId),
+    acked: (item, ack) => this.deliverOwn(item, ack),
+  });
   private readonly unsubscribe: Array<() => void>;
 
   constructor(private readonly options: RealtimeOptions, private readonly tokens: Tokens, private readonly history: RecoveryHistory) {
@@ -144,8 +144,6 @@ export class Realtime {
         },
       };
       this.queue.add(item);
-      const socket = this.current;
-      if (socket && this.ready(socket, roomId)) this.attempt(socket, item);
     });
   }
 
@@ -243,7 +241,7 @@ export class Realtime {
     this.backoff.reset();
     this.failedOpens = 0;
     this.setState('connected');
-    this.flush(socket);
+    this.queue.flush(socket);
     this.startHeartbeat();
   }
 
@@ -323,7 +321,7 @@ export class Realtime {
       const first = !feed.joinedOnce;
       feed.joined(reply.present, [...missed, ...held]);
       if (first && since === undefined) feed.baseline = this.baselineOf(feed);
-      if (socket === this.current) this.flush(socket, roomId);
+      if (socket === this.current) this.queue.flush(socket, roomId);
     } catch (error) {
       socket.release(roomId);
       if (!isRefusal(error)) throw error;
@@ -348,35 +346,6 @@ export class Realtime {
         await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
       }
     }
-  }
-
-  private flush(socket: Socket, roomId?: string): void {
-    for (const item of this.queue.due(socket, roomId)) if (this.ready(socket, item.roomId)) this.attempt(socket, item);
-  }
-
-  private attempt(socket: Socket, item: QueuedSend): void {
-    item.inFlight = socket;
-    // No timeout: a send waits for its ack or for its socket to go, then goes out again on the next one.
-    socket.call(item.command, 0).then((reply) => {
-      if (reply.type !== 'ack') throw new FlametalkError('bad_response', `expected an ack, got ${reply.type}`);
-      if (!this.queue.take(item)) return;
-      this.deliverOwn(item, reply);
-      item.resolve({ clientMsgId: reply.clientMsgId, messageId: reply.messageId, createdAt: reply.createdAt });
-    }).catch((error: unknown) => {
-      if (item.inFlight === socket) item.inFlight = undefined;
-      if (!this.queue.has(item)) return;
-      if (error instanceof FlametalkError && error.code === 'unavailable') {
-        // The server could not make it durable this time; try again shortly on whatever socket is current.
-        setTimeout(() => {
-          const now = this.current;
-          if (now && this.queue.has(item) && item.inFlight === undefined && this.ready(now, item.roomId)) this.attempt(now, item);
-        }, 1_000);
-        return;
-      }
-      if (!isRefusal(error)) return; // the socket went: resent after the reconnect
-      this.queue.take(item);
-      item.reject(error);
-    });
   }
 
   /**
