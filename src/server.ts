@@ -113,9 +113,15 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     });
 
     let jwtSecret = config.jwtSecret;
-    if (!jwtSecret) {
+    if (!jwtSecret && opened.sqlite) {
+      ({ secret: jwtSecret } = opened.sqlite.jwtSecret);
+      logger.info({ source: opened.sqlite.jwtSecret.source, dataDir: opened.sqlite.dataDir },
+        opened.sqlite.jwtSecret.source === 'generated' ? 'generated a JWT key and kept it in the data directory' : 'JWT key read from the data directory');
+    } else if (!jwtSecret) {
       jwtSecret = randomBytes(32).toString('base64url');
-      logger.warn('no JWT_SECRET configured: generated one for this process (embedded mode); tokens end with it');
+      logger.warn('no JWT_SECRET configured and no data directory (EMBEDDED_STORAGE=memory): generated a key for this process; tokens end with it');
+    } else {
+      logger.info('JWT key from JWT_SECRET');
     }
     const accessTokens = new AccessTokens(jwtSecret, config.jwtIssuer, config.accessTokenTtlSeconds);
     const passwords = new Passwords({ concurrency: config.passwordHashConcurrency ?? defaultHashConcurrency(), maxWaiting: config.passwordHashQueue });
@@ -238,6 +244,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       logger.info({
         httpPort: options.listenHttp === false ? null : addresses.httpPort, wsPort: addresses.wsPort, host: config.host,
         mode: isClusterMode(config) ? 'cluster' : 'embedded',
+        ...(started.opened.sqlite ? { dataDir: started.opened.sqlite.dataDir } : {}),
       }, `flametalk listening: http://${config.host}:${addresses.httpPort} ws://${config.host}:${addresses.wsPort}/ws`);
       return { ...addresses };
     },

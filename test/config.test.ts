@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readmeWithGeneratedParts } from '../scripts/readme.ts';
@@ -78,12 +80,15 @@ describe('configuration', () => {
 
   it('starts with no configuration at all and stops on SIGTERM', async () => {
     let signalled = false;
-    const { code, stdout } = await run({ HTTP_PORT: '0', WS_PORT: '0' }, (child, out) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'flametalk-config-'));
+    const { code, stdout } = await run({ HTTP_PORT: '0', WS_PORT: '0', DATA_DIR: dataDir }, (child, out) => {
       if (!signalled && out.includes('flametalk listening')) signalled = child.kill('SIGTERM');
     });
+    rmSync(dataDir, { recursive: true, force: true });
     assert.equal(code, 0);
     assert.match(stdout, /"mode":"embedded"/);
-    assert.match(stdout, /generated one for this process/);
+    assert.ok(stdout.includes(`"dataDir":${JSON.stringify(dataDir)}`), 'the startup line names the data directory');
+    assert.match(stdout, /generated a JWT key and kept it in the data directory/);
   });
 });
 

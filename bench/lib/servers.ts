@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundle, CACHE_DIR, REPO_DIR } from './build.ts';
 import type { Protocol } from './gen-protocol.ts';
@@ -62,6 +63,8 @@ export const FLAMETALK_BENCH_ENV: Record<string, string> = {
   RATE_LIMIT_BURST: '1000000',
   // Runs can outlast the default 15-minute access token.
   ACCESS_TOKEN_TTL: '86400',
+  // The harness signs up thousands of users from one address.
+  LIMIT_EXEMPT_IPS: '127.0.0.1',
 };
 
 const STRIPPED_ENV = ['REDIS_URL', 'REDIS_PREFIX', 'KAFKA_BROKERS', 'KAFKA_TOPIC', 'CASSANDRA_CONTACT_POINTS', 'CASSANDRA_KEYSPACE', 'FCM_SERVICE_ACCOUNT', 'FCM_LOOPBACK_PORT', 'NODE_ID', 'HTTP_PORT', 'WS_PORT', 'PORT'];
@@ -106,6 +109,8 @@ async function startFlametalk(options: StartOptions): Promise<PeerServer> {
         ...baseEnv(), ...FLAMETALK_BENCH_ENV, ...clusterEnv, ...options.flametalkEnv,
         // A fixed key only silences the "generated a JWT key" warning in embedded mode.
         JWT_SECRET: `bench-${options.runId}-shared-secret-of-enough-length`,
+        // Embedded nodes run on the default SQLite storage, each in a fresh data directory.
+        DATA_DIR: join(tmpdir(), `flametalk-bench-${options.runId}-${n}`),
         HOST: '127.0.0.1', HTTP_PORT: '0', WS_PORT: '0', LOG_PRETTY: 'false', LOG_LEVEL: options.flametalkEnv.LOG_LEVEL ?? 'info',
       },
     });

@@ -44,6 +44,10 @@ export const SETTINGS = {
     description: 'Human-readable logs instead of JSON. Default: on when stdout is a terminal',
   },
 
+  embeddedStorage: {
+    env: 'EMBEDDED_STORAGE', type: 'string', default: 'sqlite', enum: ['sqlite', 'memory'],
+    description: 'Embedded mode: keep accounts, rooms, history, tokens and send claims in SQLite under DATA_DIR (survives restarts), or in memory (tests, throwaway demos)',
+  },
   dataDir: {
     env: 'DATA_DIR', type: 'string', default: './data', minLength: 1,
     description: 'Embedded mode: directory of the SQLite database (accounts, rooms, history, tokens), the generated JWT key and the lock that keeps a second process out; created when missing',

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { isClusterMode } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { presenceLeaseFor } from '../chat/presence-keeper.ts';
 import { MemoryBus } from './memory/bus.ts';
@@ -35,6 +36,8 @@ export interface OpenedPorts {
   ports: Ports;
   /** This node's snowflake node id, leased (from Redis in a cluster) so no other live node holds it. */
   nodeId: NodeIdLease;
+  /** The embedded data directory and the JWT key kept in it, when this node uses SQLite. */
+  sqlite?: { dataDir: string; jwtSecret: { secret: string; source: string } };
   /** Each backend this node uses and whether it answers ('ok' or why not). */
   readiness(): Promise<Record<string, string>>;
   /** Closes the drivers this function opened (not the ones the caller passed in). */
@@ -60,6 +63,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
   const openedDrivers: Array<{ close(): Promise<void> }> = [];
   const probes: Record<string, () => Promise<unknown>> = {};
   let nodeId: NodeIdLease | undefined;
+  let sqlite: OpenedPorts['sqlite'];
   let nodeIds: NodeIdRegistry = new MemoryNodeIds();
   try {
     if (config.redisUrl) {
@@ -122,6 +126,17 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
         ...(config.fcmLoopbackPort ? { httpAgent: new LoopbackAgent(config.fcmLoopbackPort) } : {}),
       });
     }
+    const wantsSqlite = config.embeddedStorage === 'sqlite' && !isClusterMode(config);
+    if (wantsSqlite && (!given.store || !given.tokens || !given.dedup)) {
+      const { openSqlitePorts } = await import('./sqlite/open.ts');
+      const opened = openSqlitePorts({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous as 'NORMAL' | 'FULL', logger });
+      given.store ??= opened.store;
+      given.tokens ??= opened.tokens;
+      given.dedup ??= opened.dedup;
+      // Whichever drivers were not taken still have to let go of the database and the lock.
+      closers.push(() => opened.close());
+      sqlite = { dataDir: opened.dataDir, jwtSecret: opened.jwtSecret };
+    }
     const lease = await nodeIds.acquire(config.nodeId);
     closers.push(() => lease.release());
     nodeId = lease;
@@ -144,6 +159,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
   return {
     ports,
     nodeId: nodeId!,
+    ...(sqlite ? { sqlite } : {}),
     readiness: async () => Object.fromEntries(await Promise.all(Object.entries(probes).map(async ([name, probe]) => [name, await check(probe)]))),
     close: async () => {
       for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'closing a backend connection failed'));

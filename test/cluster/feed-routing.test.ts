@@ -66,7 +66,8 @@ describe('room feed routing between two nodes', { timeout: 60_000 }, () => {
     const bobOnB = await TestSocket.connect(b.wsUrl, bob.accessToken);
     await Promise.all([annOnA.join(roomId), bobOnB.join(roomId)]);
     // A slow sender on a third node: its position comes first, its commit after Ann's message.
-    const slow = new RedisFeed(redis, redis.duplicate(), { prefix });
+    const slowSubscriber = redis.duplicate();
+    const slow = new RedisFeed(redis, slowSubscriber, { prefix });
     const ids = new SnowflakeGenerator(1000);
     const [position] = await slow.reserve(roomId, [{ messageId: ids.next() }], { leaseMs: 30_000, raisedAt: (ms) => ids.raisedAt(ms) });
     const later = (await annOnA.sendText(roomId, 'second in the order')).messageId;
@@ -86,6 +87,7 @@ describe('room feed routing between two nodes', { timeout: 60_000 }, () => {
     assert.ok(waited >= 1_000, `held for ${waited.toFixed(0)} ms first`);
     assert.equal(bobOnB.of('message', roomId)[2]!.message.messageId, after);
     await slow.close();
+    await slowSubscriber.quit();
     for (const socket of [annOnA, bobOnB]) await socket.close();
   });
 

@@ -69,8 +69,8 @@ export function storeConformance(driver: string, makeStore: () => Promise<ChatSt
       const found = await store.getUsers([bob.userId, 'missing', ann.userId]);
       assert.deepEqual(found.map((u) => u.userId).sort(), [ann.userId, bob.userId].sort());
 
-      await store.updateUser(ann.userId, { leftAt: 12345, nickname: 'Annie' });
-      assert.deepEqual(await store.getUser(ann.userId), { ...ann, leftAt: 12345, nickname: 'Annie' });
+      await store.updateUser(ann.userId, { leftAt: 12345, nickname: 'Annie', passwordHash: 'rehashed' });
+      assert.deepEqual(await store.getUser(ann.userId), { ...ann, leftAt: 12345, nickname: 'Annie', passwordHash: 'rehashed' });
       await store.updateUser(ann.userId, { leftAt: null });
       assert.equal((await store.getUser(ann.userId))?.leftAt, null);
     });

@@ -26,7 +26,7 @@ describe('embedding flametalk in a host process', () => {
   before(async () => {
     process.env.HTTP_PORT = 'not-a-port';
     chat = createChatServer({
-      config: { wsPort: 0, logLevel: 'silent', pushCoalesceMs: 0 },
+      config: { wsPort: 0, logLevel: 'silent', pushCoalesceMs: 0, embeddedStorage: 'memory' },
       authenticate: ({ headers, query }) => hostIdentity(headers['authorization'] ?? (query.get('host') ? `Host ${query.get('host')}` : undefined)),
       listenHttp: false,
     });
@@ -88,7 +88,7 @@ describe('embedding flametalk in a host process', () => {
 
   it('closes a socket with 4001 when an asynchronous host check refuses it', async () => {
     const strict = createChatServer({
-      config: { wsPort: 0, logLevel: 'silent' },
+      config: { wsPort: 0, logLevel: 'silent', embeddedStorage: 'memory' },
       listenHttp: false,
       authenticate: async ({ query }) => (query.get('host') === 'alice' ? { userId: HOST_USERS.alice!.id, deviceId: 'web' } : null),
     });
@@ -108,9 +108,9 @@ describe('embedding flametalk in a host process', () => {
 
 describe('starting on a port that is taken', () => {
   it('fails with the reason and leaves nothing running', async () => {
-    const first = createChatServer({ config: { httpPort: 0, wsPort: 0, logLevel: 'silent' } });
+    const first = createChatServer({ config: { httpPort: 0, wsPort: 0, logLevel: 'silent', embeddedStorage: 'memory' } });
     const { wsPort } = await first.start();
-    const second = createChatServer({ config: { httpPort: 0, wsPort, logLevel: 'silent' } });
+    const second = createChatServer({ config: { httpPort: 0, wsPort, logLevel: 'silent', embeddedStorage: 'memory' } });
     await assert.rejects(second.start(), /cannot listen for WebSockets/);
     await first.stop();
   });

@@ -95,7 +95,7 @@ export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256!';
 export async function startNode(options: ChatServerOptions & { config?: Partial<Config> } = {}): Promise<TestNode> {
   const server = createChatServer({
     ...options,
-    config: { httpPort: 0, wsPort: 0, logLevel: 'silent', jwtSecret: TEST_JWT_SECRET, pushCoalesceMs: 0, ...options.config },
+    config: { httpPort: 0, wsPort: 0, logLevel: 'silent', jwtSecret: TEST_JWT_SECRET, pushCoalesceMs: 0, embeddedStorage: 'memory', ...options.config },
   });
   await server.start();
   return new TestNode(server);

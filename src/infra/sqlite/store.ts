@@ -13,7 +13,7 @@ import {
 } from './rows.ts';
 
 /** Patchable fields and their columns: an UPDATE names only the columns a patch sets. */
-const USER_PATCH_COLUMNS = { nickname: 'nickname', leftAt: 'left_at', phoneNumber: 'phone_number', birthday: 'birthday' } as const;
+const USER_PATCH_COLUMNS = { nickname: 'nickname', leftAt: 'left_at', phoneNumber: 'phone_number', birthday: 'birthday', passwordHash: 'password_hash' } as const;
 const MEMBER_PATCH_COLUMNS = { title: 'title', inputLock: 'input_lock', muted: 'muted' } as const;
 
 /** A whole number of rows for LIMIT, at most 2^53 - 1 (Infinity means no limit). */
