@@ -137,7 +137,9 @@ describe('password hashing under a flood', () => {
       const p99 = percentile(rtts, 0.99);
       console.log(`sign-in flood: ${attempts} attempts; ping round trip p50 ${percentile(rtts, 0.5).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
       assert.ok(attempts >= 20, 'the flood ran');
-      assert.ok(p99 < 50, `p99 round trip ${p99.toFixed(1)} ms`);
+      // Hashing on the event loop would block it for 20 × ~25 ms per batch of the flood (p99 ≥ 500 ms);
+      // the bound leaves room for a busy 2-core machine without hiding that.
+      assert.ok(p99 < 200, `p99 round trip ${p99.toFixed(1)} ms`);
     } finally {
       await node.stop();
     }
