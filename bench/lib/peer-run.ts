@@ -6,11 +6,13 @@ import { searchRate } from './rate-search.ts';
 import { startPeer, type PeerName, type PeerServer, type StartOptions } from './servers.ts';
 
 /** Runs one peer through a scenario: start its server(s), do the work, stop, and collect what the server said. */
-export async function withPeer(name: PeerName, start: StartOptions, work: (server: PeerServer, result: PeerResult) => Promise<void>): Promise<PeerResult> {
-  const result: PeerResult = { peer: name, notes: [], steps: [], serverLog: { notableLines: 0, samples: [], exits: [] } };
+export async function withPeer(
+  name: PeerName, start: StartOptions, work: (server: PeerServer, result: PeerResult) => Promise<void>, variant?: string,
+): Promise<PeerResult> {
+  const result: PeerResult = { peer: name, ...(variant ? { variant } : {}), notes: [], steps: [], serverLog: { notableLines: 0, samples: [], exits: [] } };
   let server: PeerServer | undefined;
   try {
-    log(`${name}: starting`);
+    log(`${name}${variant ? ` (${variant})` : ''}: starting`);
     server = await startPeer(name, start);
     result.notes = server.notes;
     await work(server, result);
