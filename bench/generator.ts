@@ -151,7 +151,7 @@ async function load(request: LoadRequest): Promise<LoadResult> {
   const intervalMicros = 1e6 / request.rate;
   await new Promise<void>((resolve) => {
     // A 1 ms timer: each tick sends what the schedule calls for since the start, so late ticks catch up.
-    // Message k is stamped with its scheduled time (start + k / rate), not the time it left: a generator
+    // Message k is stamped with its scheduled time (start + (k + 1) / rate), not the time it left: a generator
     // that stalls (GC, a busy core) then shows up as latency instead of quietly sending later and
     // hiding the queueing it would have met (coordinated omission). How late it ran is reported apart.
     const timer = setInterval(() => {
@@ -162,7 +162,8 @@ async function load(request: LoadRequest): Promise<LoadResult> {
         const client = senders[turn++ % senders.length]!;
         if (!client.isOpen) continue;
         const roomId = client.spec.rooms[0]!;
-        const scheduled = Math.round(start + sent * intervalMicros);
+        // Message k (from 0) falls due when ⌊rate · elapsed⌋ reaches k + 1.
+        const scheduled = Math.round(start + (sent + 1) * intervalMicros);
         const ref = client.send(roomId, `bench:${loadId}:${scheduled}:${padding}`);
         m.sendLag.record(nowMicros() - scheduled);
         m.ackSentAt.get(client)!.set(ref, scheduled);

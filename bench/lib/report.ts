@@ -87,11 +87,11 @@ function searchTables(result: ScenarioResult): string[] {
   }
   lines.push('');
   for (const p of searched) {
-    lines.push(`Probes of ${label(p)}:`, '', '| msg/s | verdict | p50 ms | p99 ms | send→ack p99 ms | generator late p99 ms | lost % | server ms/msg |', '|---:|---|---:|---:|---:|---:|---:|---:|');
+    lines.push(`Probes of ${label(p)}:`, '', "| msg/s | verdict | p50 ms | p99 ms | send→ack p99 ms | generator late p99 ms | lost % | server ms/msg | other processes' CPU (cores) |", '|---:|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const probe of p.search!.probes) {
       const m = probe.metrics;
       lines.push(`| ${format(m.offeredMsgPerSec, 0)} | ${probe.pass ? 'pass' : `fail: ${probe.reason}`} | ${format(m.p50Ms)} | ${format(m.p99Ms)} | ` +
-        `${format(m.ackP99Ms)} | ${format(m.sendLagP99Ms)} | ${format(m.lostPct, 3)} | ${format(m.serverCpuMsPerMsg, 4)} |`);
+        `${format(m.ackP99Ms)} | ${format(m.sendLagP99Ms)} | ${format(m.lostPct, 3)} | ${format(m.serverCpuMsPerMsg, 4)} | ${format(m.otherCores, 2)} |`);
     }
     lines.push('');
   }
