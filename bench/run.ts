@@ -158,8 +158,12 @@ const pinned = pinning
 log(`${scenario.name}: ${JSON.stringify(scenario.describe(options))}; peers ${peers.join(', ')}; ${pinned}`);
 
 const peerResults = await scenario.run(options);
+const sectionFlags = [
+  search ? '--search' : '', placement === 'disjoint' ? '--layout disjoint' : '', storages ? `--storage ${storages.join(',')}` : '',
+].filter(Boolean);
 const result: ScenarioResult = {
   scenario: scenario.name,
+  ...(sectionFlags.length ? { section: `${scenario.name} ${sectionFlags.join(' ')}` } : {}),
   startedAt: startedAt.toISOString(),
   finishedAt: new Date().toISOString(),
   machine: machine(pinned),

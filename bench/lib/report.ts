@@ -21,18 +21,20 @@ function writeAtomic(file: string, text: string): void {
 export function saveResult(result: ScenarioResult): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const stamp = result.startedAt.replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const file = join(RESULTS_DIR, `${stamp}-${result.scenario}.json`);
+  const key = sectionOf(result);
+  const file = join(RESULTS_DIR, `${stamp}-${key.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '')}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   const latestFile = join(RESULTS_DIR, 'latest.json');
   const latest: Record<string, ScenarioResult> = existsSync(latestFile) ? JSON.parse(readFileSync(latestFile, 'utf8')) : {};
-  latest[result.scenario] = result;
-  const ordered = Object.values(latest).sort((a, b) => rank(a.scenario) - rank(b.scenario));
-  writeAtomic(latestFile, `${JSON.stringify(Object.fromEntries(ordered.map((r) => [r.scenario, r])), null, 2)}\n`);
+  latest[key] = result;
+  const ordered = Object.values(latest).sort((a, b) => rank(a.scenario) - rank(b.scenario) || sectionOf(a).localeCompare(sectionOf(b)));
+  writeAtomic(latestFile, `${JSON.stringify(Object.fromEntries(ordered.map((r) => [sectionOf(r), r])), null, 2)}\n`);
   writeAtomic(join(RESULTS_DIR, 'latest.md'), renderMarkdown(ordered));
   writeAtomic(join(RESULTS_DIR, 'latest.svg'), renderSvg(ordered));
   return file;
 }
 
+export const sectionOf = (result: ScenarioResult): string => result.section ?? result.scenario;
 const rank = (scenario: string): number => (ORDER.includes(scenario) ? ORDER.indexOf(scenario) : ORDER.length);
 
 function format(value: number | undefined, digits = 2): string {
@@ -74,16 +76,17 @@ function searchTables(result: ScenarioResult): string[] {
   const rooms = typeof result.options.rooms === 'number' ? result.options.rooms : undefined;
   const perRoom = (rate: number | undefined): string => (rate === undefined || !rooms ? '–' : format(rate / rooms, 3));
   const limit = searched[0]!.search!.p99LimitMs;
-  const flametalk = searched.find((p) => p.peer === 'flametalk')?.search?.sustainedMsgPerSec;
+  const primary = searched.find((p) => p.peer === 'flametalk');
+  const flametalk = primary?.search?.sustainedMsgPerSec;
   const lines = [
     `### Sustained rate (p99 ≤ ${limit} ms, nothing lost, every send acked)`, '',
-    '| run | sustained msg/s | per room | first failing msg/s | flametalk ÷ run | probes | stopped by | search time s |',
+    `| run | sustained msg/s | per room | first failing msg/s | ${primary ? label(primary) : 'flametalk'} ÷ run | probes | stopped by | search time s |`,
     '|---|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const p of searched) {
     const s = p.search!;
     lines.push(`| ${label(p)} | ${format(s.sustainedMsgPerSec, 0)} | ${perRoom(s.sustainedMsgPerSec)} | ${format(s.failedMsgPerSec, 0)} | ` +
-      `${p.peer === 'flametalk' && !p.variant ? '' : ratio(flametalk, s.sustainedMsgPerSec)} | ${s.probes.length} | ${s.stoppedBy} | ${s.elapsedSec} |`);
+      `${p === primary ? '' : ratio(flametalk, s.sustainedMsgPerSec)} | ${s.probes.length} | ${s.stoppedBy} | ${s.elapsedSec} |`);
   }
   lines.push('');
   for (const p of searched) {
@@ -143,7 +146,7 @@ function problems(peers: PeerResult[]): string[] {
 function section(result: ScenarioResult): string[] {
   const m = result.machine;
   const lines = [
-    `## ${result.scenario} — ${result.startedAt.slice(0, 19).replace('T', ' ')} UTC`,
+    `## ${sectionOf(result)} — ${result.startedAt.slice(0, 19).replace('T', ' ')} UTC`,
     '',
     `Options: \`${JSON.stringify(result.options)}\``,
     '',

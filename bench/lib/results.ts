@@ -51,6 +51,11 @@ export const runLabel = (p: Pick<PeerResult, 'peer' | 'variant'>, labels: Record
 
 export interface ScenarioResult {
   scenario: string;
+  /**
+   * The section of latest.{json,md} this run refreshes: the scenario, plus the options that change
+   * what is measured (`smallrooms --search`), so such a run does not replace the plain one.
+   */
+  section?: string;
   startedAt: string;
   finishedAt: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; kernel: string; pinned: string };

@@ -88,7 +88,8 @@ function panel(result: ScenarioResult, metric: string, x0: number, y0: number): 
 }
 
 export function renderSvg(results: ScenarioResult[]): string {
-  const rows = results.filter((r) => CHARTS[r.scenario]);
+  // A search run has probes, not steps: its numbers are in latest.md only.
+  const rows = results.filter((r) => CHARTS[r.scenario] && r.peers.some((p) => p.steps.length > 0));
   const width = PANEL_W * 2;
   const legendH = 30;
   const height = legendH + rows.length * (TITLE_H + PANEL_H);
@@ -103,7 +104,7 @@ export function renderSvg(results: ScenarioResult[]): string {
   out.push(`<text x="${16 + 3 * 130}" y="20" class="a">lighter: a second run of the peer (storage or one-node reference, see latest.md)</text>`);
   rows.forEach((result, r) => {
     const y = legendH + r * (TITLE_H + PANEL_H);
-    out.push(`<text x="16" y="${y + 22}" class="h">${esc(result.scenario)} — ${esc(result.startedAt.slice(0, 16).replace('T', ' '))}</text>`);
+    out.push(`<text x="16" y="${y + 22}" class="h">${esc(result.section ?? result.scenario)} — ${esc(result.startedAt.slice(0, 16).replace('T', ' '))}</text>`);
     CHARTS[result.scenario]!.forEach((metric, i) => out.push(panel(result, metric, i * PANEL_W, y + TITLE_H)));
   });
   out.push('</svg>');
