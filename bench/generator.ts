@@ -10,6 +10,8 @@ import type { ClientSpec, CloseResult, LoadRequest, LoadResult, OpenRequest, Ope
 
 const clients: Array<LoadClient | undefined> = [];
 const roomSizes = new Map<string, number>();
+/** Nodes (indexes) that hold at least one socket of the room. */
+const roomNodes = new Map<string, Set<number>>();
 const events: Record<string, number> = {};
 const samples: string[] = [];
 
@@ -24,7 +26,12 @@ interface Measurement {
   latency: Histogram;
   byGroup: Map<string, Histogram>;
   ackLatency: Histogram;
+  /** Per sender: ref → the time the message was meant to be sent (the schedule), µs. */
   ackSentAt: Map<LoadClient, Map<number, number>>;
+  /** How late the generator actually sent each message after its scheduled time. */
+  sendLag: Histogram;
+  /** Messages sent into rooms with a socket on node n (cluster), by node index. */
+  sentByNode: number[];
 }
 let current: Measurement | undefined;
 let loads = 0;
@@ -102,6 +109,11 @@ async function open({ clients: specs, concurrency, roundTrip }: OpenRequest): Pr
       for (const roomId of client.spec.rooms) {
         await client.join(roomId);
         roomSizes.set(roomId, (roomSizes.get(roomId) ?? 0) + 1);
+        if (client.spec.node !== undefined) {
+          let nodes = roomNodes.get(roomId);
+          if (!nodes) roomNodes.set(roomId, (nodes = new Set()));
+          nodes.add(client.spec.node);
+        }
       }
     } catch (error) {
       fail(error, i);
@@ -129,14 +141,19 @@ async function load(request: LoadRequest): Promise<LoadResult> {
   const m: Measurement = {
     loadId, windowEndMicros: start + request.durationMs * 1000, delivered: 0, deliveredInWindow: 0, acked: 0, stale: 0,
     latency: new Histogram(), byGroup: new Map(), ackLatency: new Histogram(), ackSentAt: new Map(senders.map((c) => [c, new Map()])),
+    sendLag: new Histogram(), sentByNode: [],
   };
   current = m;
   const padding = 'x'.repeat(Math.max(0, request.contentBytes - 30));
   let sent = 0;
   let expected = 0;
   let turn = 0;
+  const intervalMicros = 1e6 / request.rate;
   await new Promise<void>((resolve) => {
-    // A 1 ms timer: each tick sends what the rate calls for since the start, so late ticks catch up.
+    // A 1 ms timer: each tick sends what the schedule calls for since the start, so late ticks catch up.
+    // Message k is stamped with its scheduled time (start + (k + 1) / rate), not the time it left: a generator
+    // that stalls (GC, a busy core) then shows up as latency instead of quietly sending later and
+    // hiding the queueing it would have met (coordinated omission). How late it ran is reported apart.
     const timer = setInterval(() => {
       const now = nowMicros();
       const elapsed = Math.min(now, m.windowEndMicros) - start;
@@ -145,10 +162,13 @@ async function load(request: LoadRequest): Promise<LoadResult> {
         const client = senders[turn++ % senders.length]!;
         if (!client.isOpen) continue;
         const roomId = client.spec.rooms[0]!;
-        const sentAt = nowMicros();
-        const ref = client.send(roomId, `bench:${loadId}:${sentAt}:${padding}`);
-        m.ackSentAt.get(client)!.set(ref, sentAt);
+        // Message k (from 0) falls due when ⌊rate · elapsed⌋ reaches k + 1.
+        const scheduled = Math.round(start + (sent + 1) * intervalMicros);
+        const ref = client.send(roomId, `bench:${loadId}:${scheduled}:${padding}`);
+        m.sendLag.record(nowMicros() - scheduled);
+        m.ackSentAt.get(client)!.set(ref, scheduled);
         expected += (roomSizes.get(roomId) ?? 1) - 1;
+        for (const node of roomNodes.get(roomId) ?? []) m.sentByNode[node] = (m.sentByNode[node] ?? 0) + 1;
         sent++;
       }
       if (now >= m.windowEndMicros) {
@@ -173,6 +193,8 @@ async function load(request: LoadRequest): Promise<LoadResult> {
     latency: m.latency.summary(),
     latencyByGroup: Object.fromEntries([...m.byGroup].map(([group, h]) => [group, h.summary()])),
     ackLatency: m.ackLatency.summary(),
+    sendLag: m.sendLag.summary(),
+    sentByNode: Array.from(m.sentByNode, (n) => n ?? 0),
     generatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
     generatorSystemSeconds: cpu.system / 1e6,
     events: diff(eventsBefore),

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { relative } from 'node:path';
-import { NUMBER_OPTIONS, type CommonOptions, type NumberOption, type Scenario } from './scenarios/common.ts';
+import { EMBEDDED_STORAGES, NUMBER_OPTIONS, type CommonOptions, type EmbeddedStorage, type NumberOption, type Scenario } from './scenarios/common.ts';
+import { PLACEMENTS, type Placement } from './lib/layout.ts';
 import { fanout } from './scenarios/fanout.ts';
 import { rampScenario } from './scenarios/ramp.ts';
 import { smallrooms } from './scenarios/smallrooms.ts';
@@ -28,6 +29,15 @@ const USAGE = `usage: npm run bench -- <${Object.keys(SCENARIOS).join('|')}> [op
   --env KEY=VALUE    extra flametalk environment (repeatable)
   --max-noise C      cores other processes may use during a step before it is measured again (default 0.2)
   --attempts N       measurements per step at most (default 3)
+  --search           fanout, smallrooms, cluster: instead of fixed rates, find the largest rate each peer sustains
+                     with p99 <= --search-p99 and nothing lost (doubling from the first --rate, then bisection);
+                     steps default to --duration 5 --drain 10
+  --search-p99 MS    latency target of the search (default 100)
+  --search-budget S  longest search per peer run, seconds (default 300)
+  --search-precision F  stop when smallest failure / largest pass <= 1 + F (default 0.1)
+  --storage a,b      fanout, smallrooms, ramp: run flametalk once per EMBEDDED_STORAGE (${EMBEDDED_STORAGES.join(', ')}), side by side
+  --layout L         cluster: split (default; every room on both nodes) or disjoint (each room on one node,
+                     plus a one-node run for its CPU per message)
   --no-save          do not write results/
 
 ${Object.values(SCENARIOS).map((s) => `  ${s.name.padEnd(11)} ${s.summary}`).join('\n')}`;
@@ -47,6 +57,12 @@ const { values, positionals } = parseArgs({
     'no-save': { type: 'boolean', default: false },
     'max-noise': { type: 'string' },
     attempts: { type: 'string' },
+    search: { type: 'boolean', default: false },
+    'search-p99': { type: 'string' },
+    'search-budget': { type: 'string' },
+    'search-precision': { type: 'string' },
+    storage: { type: 'string' },
+    layout: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     ...Object.fromEntries(NUMBER_OPTIONS.map((name) => [name, { type: 'string' as const }])),
   },
@@ -80,12 +96,46 @@ const flametalkEnv = Object.fromEntries((values.env ?? []).map((pair) => {
   return [pair.slice(0, at), pair.slice(at + 1)];
 }));
 
+const unsupported = (option: 'search' | 'storage' | 'layout'): void => {
+  if (!scenario.supports.includes(option)) fail(`--${option} does not apply to ${scenario.name}`);
+};
+if (values.search) unsupported('search');
+else if (values['search-p99'] || values['search-budget'] || values['search-precision']) fail('--search-p99, --search-budget and --search-precision need --search');
+const search = values.search
+  ? {
+    p99LimitMs: values['search-p99'] ? positive('search-p99', values['search-p99']) : 100,
+    budgetMs: (values['search-budget'] ? positive('search-budget', values['search-budget']) : 300) * 1000,
+    precision: values['search-precision'] ? positive('search-precision', values['search-precision']) : 0.1,
+  }
+  : undefined;
+if (values.rate && search && values.rate.includes(',')) fail('--search starts from one --rate, got a list');
+let storages: EmbeddedStorage[] | undefined;
+if (values.storage) {
+  unsupported('storage');
+  storages = values.storage.split(',').map((name) => {
+    if (!(EMBEDDED_STORAGES as readonly string[]).includes(name)) fail(`unknown storage ${JSON.stringify(name)} (${EMBEDDED_STORAGES.join(', ')})`);
+    return name as EmbeddedStorage;
+  });
+  if (new Set(storages).size !== storages.length) fail('--storage lists a storage twice');
+  if (flametalkEnv.EMBEDDED_STORAGE) fail('--storage and --env EMBEDDED_STORAGE=… both choose the storage: use one');
+  if (!peers.includes('flametalk')) fail('--storage needs flametalk among the peers');
+}
+let placement: Placement | undefined;
+if (values.layout) {
+  unsupported('layout');
+  if (!(PLACEMENTS as readonly string[]).includes(values.layout)) fail(`--layout is ${PLACEMENTS.join(' or ')}, got ${JSON.stringify(values.layout)}`);
+  placement = values.layout as Placement;
+}
+
 const startedAt = new Date();
 const runId = `${startedAt.toISOString().replace(/[-:.TZ]/g, '').slice(2, 14)}${Math.random().toString(36).slice(2, 6)}`;
 const options: CommonOptions = {
   peers,
   numbers,
   ...(values.rate ? { rates: values.rate.split(',').map((r) => positive('rate', r)) } : {}),
+  ...(search ? { search } : {}),
+  ...(storages ? { storages } : {}),
+  ...(placement ? { placement } : {}),
   start: { runId, nodes: scenario.nodes, flametalkEntry: entry, flametalkEnv },
   noise: {
     ...DEFAULT_NOISE,
@@ -108,12 +158,16 @@ const pinned = pinning
 log(`${scenario.name}: ${JSON.stringify(scenario.describe(options))}; peers ${peers.join(', ')}; ${pinned}`);
 
 const peerResults = await scenario.run(options);
+const sectionFlags = [
+  search ? '--search' : '', placement === 'disjoint' ? '--layout disjoint' : '', storages ? `--storage ${storages.join(',')}` : '',
+].filter(Boolean);
 const result: ScenarioResult = {
   scenario: scenario.name,
+  ...(sectionFlags.length ? { section: `${scenario.name} ${sectionFlags.join(' ')}` } : {}),
   startedAt: startedAt.toISOString(),
   finishedAt: new Date().toISOString(),
   machine: machine(pinned),
-  options: { ...scenario.describe(options), peers, flametalk: entry, ...(Object.keys(flametalkEnv).length ? { env: flametalkEnv } : {}) },
+  options: { ...scenario.describe(options), peers, ...(storages ? { storages } : {}), flametalk: entry, ...(Object.keys(flametalkEnv).length ? { env: flametalkEnv } : {}) },
   peers: peerResults,
 };
 if (!values['no-save']) {

@@ -85,21 +85,36 @@ export async function cleanupBackends(b: ClusterBackends): Promise<string[]> {
   return problems;
 }
 
-/** Pids of the processes listening on the backends' ports (to charge their CPU to the scenario). */
-export function backendPids(b: ClusterBackends, which: Array<'redis' | 'kafka' | 'cassandra'>): number[] {
+export type BackendName = 'redis' | 'kafka' | 'cassandra';
+
+/**
+ * Pids of the processes listening on each backend's port (to charge their CPU to the scenario,
+ * each backend separately). A backend listening on several ports of the list counts once, under
+ * the first name.
+ */
+export function backendPids(b: ClusterBackends, which: BackendName[]): Record<string, number[]> {
   const addresses = { redis: b.redisUrl.replace(/^rediss?:\/\//, ''), kafka: b.kafkaBrokers.split(',')[0]!, cassandra: b.cassandraContactPoints.split(',')[0]! };
-  const ports = which.map((name) => addresses[name])
-    .map((address) => address.split(':')[1]?.replace(/\/.*$/, ''))
-    .filter((port): port is string => Boolean(port));
+  let listening = '';
   try {
-    const listening = execFileSync('ss', ['-Hltnp'], { encoding: 'utf8' });
-    const pids = new Set<number>();
-    for (const line of listening.split('\n')) {
-      if (!ports.some((port) => line.includes(`:${port} `))) continue;
-      for (const match of line.matchAll(/pid=(\d+)/g)) pids.add(Number(match[1]));
-    }
-    return [...pids];
+    listening = execFileSync('ss', ['-Hltnp'], { encoding: 'utf8' });
   } catch {
-    return [];
+    return {};
   }
+  const seen = new Set<number>();
+  const byName: Record<string, number[]> = {};
+  for (const name of which) {
+    const port = addresses[name].split(':')[1]?.replace(/\/.*$/, '');
+    if (!port) continue;
+    const pids: number[] = [];
+    for (const line of listening.split('\n')) {
+      if (!line.includes(`:${port} `)) continue;
+      for (const match of line.matchAll(/pid=(\d+)/g)) {
+        const pid = Number(match[1]);
+        if (!seen.has(pid)) pids.push(pid);
+        seen.add(pid);
+      }
+    }
+    byName[name] = pids;
+  }
+  return byName;
 }

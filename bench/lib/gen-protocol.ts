@@ -14,6 +14,8 @@ export interface ClientSpec {
   localAddress?: string;
   /** Latency is also summarised per group (cluster: `same-node` / `cross-node`). */
   group?: string;
+  /** Index of the server node this socket connects to (cluster): messages are counted per node of their room. */
+  node?: number;
 }
 
 export interface OpenRequest {
@@ -58,9 +60,14 @@ export interface LoadResult {
   windowMs: number;
   /** Sending window plus the drain actually waited. */
   elapsedMs: number;
+  /** From the time each message was scheduled to be sent (the offered rate), not when it left. */
   latency: LatencySummary;
   latencyByGroup: Record<string, LatencySummary>;
   ackLatency: LatencySummary;
+  /** How late the generator sent each message after its scheduled time. */
+  sendLag: LatencySummary;
+  /** Messages sent into rooms with at least one socket on node n, by node index. */
+  sentByNode: number[];
   /** CPU seconds this generator process used during the call. */
   generatorCpuSeconds: number;
   /** …of which in the kernel (receiving over loopback). */

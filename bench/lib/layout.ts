@@ -12,7 +12,16 @@ export interface Layout {
   socketsPerRoom: number;
   /** flametalk accounts, shared round-robin by the sockets of each room (sign-up is a ~100 ms scrypt each). */
   users: number;
+  /**
+   * Where a room's sockets go when there are several nodes: `split` alternates them between the
+   * nodes (every room crosses nodes); `disjoint` puts all of room r on node r mod N, so each node
+   * carries only its own rooms' traffic.
+   */
+  placement?: Placement;
 }
+
+export const PLACEMENTS = ['split', 'disjoint'] as const;
+export type Placement = (typeof PLACEMENTS)[number];
 
 export interface Placed {
   specs: ClientSpec[];
@@ -46,15 +55,17 @@ export async function place(peer: PeerServer, layout: Layout): Promise<Placed> {
   const address = addressPool();
   const specs: ClientSpec[] = [];
   for (let r = 0; r < layout.rooms; r++) {
-    // In a cluster the sender of room r sits on node r mod N, and the room's sockets alternate between nodes.
+    // In a cluster the sender of room r sits on node r mod N; the room's other sockets alternate
+    // between nodes (split) or stay with it (disjoint).
     const senderNode = r % nodes.length;
+    const disjoint = layout.placement === 'disjoint';
     for (let k = 0; k < layout.socketsPerRoom; k++) {
-      const node = (senderNode + k) % nodes.length;
+      const node = disjoint ? senderNode : (senderNode + k) % nodes.length;
       const token = tokens.length ? tokens[k % tokens.length]! : undefined;
       const url = token ? `${nodes[node]!.wsUrl}?access_token=${encodeURIComponent(token)}` : nodes[node]!.wsUrl;
       const index = specs.length;
       specs.push({
-        url, protocol: peer.protocol, rooms: [roomIds[r]!], localAddress: address(index),
+        url, protocol: peer.protocol, rooms: [roomIds[r]!], localAddress: address(index), node,
         ...(nodes.length > 1 ? { group: node === senderNode ? 'same-node' : 'cross-node' } : {}),
       });
     }

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR } from './build.ts';
-import { METRICS, type PeerResult, type ScenarioResult } from './results.ts';
+import { METRICS, runLabel, type PeerResult, type ScenarioResult } from './results.ts';
 import { PEER_LABELS } from './servers.ts';
 import { renderSvg } from './svg.ts';
 
@@ -21,18 +21,20 @@ function writeAtomic(file: string, text: string): void {
 export function saveResult(result: ScenarioResult): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const stamp = result.startedAt.replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const file = join(RESULTS_DIR, `${stamp}-${result.scenario}.json`);
+  const key = sectionOf(result);
+  const file = join(RESULTS_DIR, `${stamp}-${key.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '')}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   const latestFile = join(RESULTS_DIR, 'latest.json');
   const latest: Record<string, ScenarioResult> = existsSync(latestFile) ? JSON.parse(readFileSync(latestFile, 'utf8')) : {};
-  latest[result.scenario] = result;
-  const ordered = Object.values(latest).sort((a, b) => rank(a.scenario) - rank(b.scenario));
-  writeAtomic(latestFile, `${JSON.stringify(Object.fromEntries(ordered.map((r) => [r.scenario, r])), null, 2)}\n`);
+  latest[key] = result;
+  const ordered = Object.values(latest).sort((a, b) => rank(a.scenario) - rank(b.scenario) || sectionOf(a).localeCompare(sectionOf(b)));
+  writeAtomic(latestFile, `${JSON.stringify(Object.fromEntries(ordered.map((r) => [sectionOf(r), r])), null, 2)}\n`);
   writeAtomic(join(RESULTS_DIR, 'latest.md'), renderMarkdown(ordered));
   writeAtomic(join(RESULTS_DIR, 'latest.svg'), renderSvg(ordered));
   return file;
 }
 
+export const sectionOf = (result: ScenarioResult): string => result.section ?? result.scenario;
 const rank = (scenario: string): number => (ORDER.includes(scenario) ? ORDER.indexOf(scenario) : ORDER.length);
 
 function format(value: number | undefined, digits = 2): string {
@@ -46,13 +48,16 @@ function ratio(a: number | undefined, b: number | undefined): string {
   return `${r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(2) : r.toFixed(3)}×`;
 }
 
-/** One table per step label: rows are metrics, columns the peers, then flametalk ÷ each peer. */
-function stepTable(peers: PeerResult[], label: string): string[] {
-  const withStep = peers.map((p) => p.steps.find((s) => s.label === label));
+const label = (p: PeerResult): string => runLabel(p, PEER_LABELS);
+
+/** One table per step label: rows are metrics, columns the peers' runs, then flametalk (its first run) ÷ each other run. */
+function stepTable(peers: PeerResult[], stepLabel: string): string[] {
+  const withStep = peers.map((p) => p.steps.find((s) => s.label === stepLabel));
   const keys = Object.keys(METRICS).filter((key) => withStep.some((s) => s?.metrics[key] !== undefined));
   const flametalk = peers.findIndex((p) => p.peer === 'flametalk');
-  const others = peers.map((p, i) => ({ p, i })).filter(({ p }) => p.peer !== 'flametalk');
-  const header = ['metric', ...peers.map((p) => PEER_LABELS[p.peer]), ...(flametalk >= 0 ? others.map(({ p }) => `flametalk ÷ ${PEER_LABELS[p.peer]}`) : [])];
+  const others = peers.map((p, i) => ({ p, i })).filter(({ i }) => i !== flametalk);
+  const primary = flametalk >= 0 ? label(peers[flametalk]!) : '';
+  const header = ['metric', ...peers.map(label), ...(flametalk >= 0 ? others.map(({ p }) => `${primary} ÷ ${label(p)}`) : [])];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
   for (const key of keys) {
     const info = METRICS[key]!;
@@ -64,10 +69,67 @@ function stepTable(peers: PeerResult[], label: string): string[] {
   return lines;
 }
 
+/** The sustained-rate search: one row per run, then each run's probes. */
+function searchTables(result: ScenarioResult): string[] {
+  const searched = result.peers.filter((p) => p.search);
+  if (!searched.length) return [];
+  const rooms = typeof result.options.rooms === 'number' ? result.options.rooms : undefined;
+  const perRoom = (rate: number | undefined): string => (rate === undefined || !rooms ? '–' : format(rate / rooms, 3));
+  const limit = searched[0]!.search!.p99LimitMs;
+  const primary = searched.find((p) => p.peer === 'flametalk');
+  const flametalk = primary?.search?.sustainedMsgPerSec;
+  const lines = [
+    `### Sustained rate (p99 ≤ ${limit} ms, nothing lost, every send acked)`, '',
+    `| run | sustained msg/s | per room | first failing msg/s | ${primary ? label(primary) : 'flametalk'} ÷ run | probes | stopped by | search time s |`,
+    '|---|---:|---:|---:|---:|---:|---|---:|',
+  ];
+  for (const p of searched) {
+    const s = p.search!;
+    lines.push(`| ${label(p)} | ${format(s.sustainedMsgPerSec, 0)} | ${perRoom(s.sustainedMsgPerSec)} | ${format(s.failedMsgPerSec, 0)} | ` +
+      `${p === primary ? '' : ratio(flametalk, s.sustainedMsgPerSec)} | ${s.probes.length} | ${s.stoppedBy} | ${s.elapsedSec} |`);
+  }
+  lines.push('');
+  for (const p of searched) {
+    lines.push(`Probes of ${label(p)}:`, '', "| msg/s | verdict | p50 ms | p99 ms | send→ack p99 ms | generator late p99 ms | lost % | server ms/msg | other processes' CPU (cores) |", '|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const probe of p.search!.probes) {
+      const m = probe.metrics;
+      lines.push(`| ${format(m.offeredMsgPerSec, 0)} | ${probe.pass ? 'pass' : `fail: ${probe.reason}`} | ${format(m.p50Ms)} | ${format(m.p99Ms)} | ` +
+        `${format(m.ackP99Ms)} | ${format(m.sendLagP99Ms)} | ${format(m.lostPct, 3)} | ${format(m.serverCpuMsPerMsg, 4)} | ${format(m.otherCores, 2)} |`);
+    }
+    lines.push('');
+  }
+  return lines;
+}
+
+/** `--storage sqlite,memory`: the targets of issue 11 (SQLite CPU/msg within 15 % of memory, send→ack p99 within 2×). */
+function storageComparison(result: ScenarioResult, stepLabel: string): string[] {
+  const run = (variant: string): PeerResult | undefined => result.peers.find((p) => p.peer === 'flametalk' && p.variant === variant);
+  const sqlite = run('sqlite')?.steps.find((s) => s.label === stepLabel)?.metrics;
+  const memory = run('memory')?.steps.find((s) => s.label === stepLabel)?.metrics;
+  if (!sqlite || !memory || !memory.serverCpuMsPerMsg || !memory.ackP99Ms) return [];
+  const cpu = sqlite.serverCpuMsPerMsg! / memory.serverCpuMsPerMsg;
+  const ack = sqlite.ackP99Ms! / memory.ackP99Ms;
+  const verdict = (ok: boolean): string => (ok ? 'meets' : 'misses');
+  return [`SQLite ÷ memory: server CPU per message ${cpu.toFixed(2)}× (${verdict(cpu <= 1.15)} ≤ 1.15×), ` +
+    `send→ack p99 ${ack.toFixed(2)}× (${verdict(ack <= 2)} ≤ 2×).`, ''];
+}
+
+/** `--layout disjoint`: each node's CPU per message of its own rooms ÷ one node's. */
+function disjointComparison(result: ScenarioResult, stepLabel: string): string[] {
+  if (result.options.layout !== 'disjoint') return [];
+  const lines: string[] = [];
+  for (const p of result.peers.filter((r) => !r.variant)) {
+    const m = p.steps.find((s) => s.label === stepLabel)?.metrics;
+    const ratios = [1, 2, 3, 4].map((n) => m?.[`node${n}VsOneNode`]).filter((v): v is number => v !== undefined);
+    if (ratios.length) lines.push(`${label(p)}, disjoint rooms: each node's CPU per message of its own rooms ÷ one node's = ${ratios.map((r) => `${r.toFixed(2)}×`).join(', ')}.`);
+  }
+  return lines.length ? [...lines, ''] : [];
+}
+
 function problems(peers: PeerResult[]): string[] {
   const lines: string[] = [];
   for (const p of peers) {
-    const name = PEER_LABELS[p.peer];
+    const name = label(p);
     if (p.error) lines.push(`- **${name} failed**: ${p.error}`);
     for (const exit of p.serverLog.exits) lines.push(`- ${name}: ${exit}`);
     const stepEvents = p.steps.filter((s) => s.events).map((s) => `${s.label}: ${JSON.stringify(s.events)}`);
@@ -84,26 +146,27 @@ function problems(peers: PeerResult[]): string[] {
 function section(result: ScenarioResult): string[] {
   const m = result.machine;
   const lines = [
-    `## ${result.scenario} — ${result.startedAt.slice(0, 19).replace('T', ' ')} UTC`,
+    `## ${sectionOf(result)} — ${result.startedAt.slice(0, 19).replace('T', ' ')} UTC`,
     '',
     `Options: \`${JSON.stringify(result.options)}\``,
     '',
     `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}; ${m.pinned}.`,
     '',
-    ...result.peers.map((p) => `- ${PEER_LABELS[p.peer]}: ${p.notes.join('; ') || '(did not start)'}`),
+    ...result.peers.map((p) => `- ${label(p)}: ${p.notes.join('; ') || '(did not start)'}`),
     '',
   ];
   const labels = [...new Set(result.peers.flatMap((p) => p.steps.map((s) => s.label)))];
-  for (const label of labels) {
-    lines.push(`### ${label}`, '', ...stepTable(result.peers, label), '');
-    const bound = result.peers.filter((p) => (p.steps.find((s) => s.label === label)?.metrics.generatorCores ?? 0) >= 0.9);
+  for (const stepLabel of labels) {
+    lines.push(`### ${stepLabel}`, '', ...stepTable(result.peers, stepLabel), '', ...storageComparison(result, stepLabel), ...disjointComparison(result, stepLabel));
+    const bound = result.peers.filter((p) => (p.steps.find((s) => s.label === stepLabel)?.metrics.generatorCores ?? 0) >= 0.9);
     if (bound.length) {
-      lines.push(`Generator-bound for ${bound.map((p) => PEER_LABELS[p.peer]).join(', ')}: the load generator used ≥ 0.9 of its core, so this step shows the generator's limit as much as the server's: compare the "per server CPU-s" rows.`, '');
+      lines.push(`Generator-bound for ${bound.map(label).join(', ')}: the load generator used ≥ 0.9 of its core, so this step shows the generator's limit as much as the server's: compare the "per server CPU-s" rows.`, '');
     }
   }
+  lines.push(...searchTables(result));
   const setups = result.peers.filter((p) => p.setup);
   if (setups.length) {
-    lines.push('Setup (before measuring): ' + setups.map((p) => `${PEER_LABELS[p.peer]} ${Object.entries(p.setup!).map(([k, v]) => `${k}=${v}`).join(' ')}`).join('; '), '');
+    lines.push('Setup (before measuring): ' + setups.map((p) => `${label(p)} ${Object.entries(p.setup!).map(([k, v]) => `${k}=${v}`).join(' ')}`).join('; '), '');
   }
   const issues = problems(result.peers);
   if (issues.length) lines.push('Problems seen:', '', ...issues, '');

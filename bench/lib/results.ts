@@ -18,6 +18,8 @@ export interface Step {
 
 export interface PeerResult {
   peer: PeerName;
+  /** Which run of this peer, when a scenario runs it more than once (`memory` storage, `1 node` reference). */
+  variant?: string;
   notes: string[];
   setup?: Record<string, number>;
   steps: Step[];
@@ -26,11 +28,34 @@ export interface PeerResult {
   /** Client-side events over the whole run. */
   clientEvents?: Record<string, number>;
   clientSamples?: string[];
+  /** The sustained-rate search (`--search`), when run. */
+  search?: SearchResult;
   error?: string;
 }
 
+/** The largest offered rate meeting the latency target with nothing lost, and the probes that found it. */
+export interface SearchResult {
+  p99LimitMs: number;
+  /** Total messages/s of the largest passing probe; undefined when even the lowest probe failed. */
+  sustainedMsgPerSec?: number;
+  /** The smallest failing rate above it, if one was probed. */
+  failedMsgPerSec?: number;
+  stoppedBy: string;
+  elapsedSec: number;
+  probes: Array<Step & { pass: boolean; reason: string }>;
+}
+
+/** The column name of a peer's run in reports. */
+export const runLabel = (p: Pick<PeerResult, 'peer' | 'variant'>, labels: Record<PeerName, string>): string =>
+  `${labels[p.peer]}${p.variant ? ` (${p.variant})` : ''}`;
+
 export interface ScenarioResult {
   scenario: string;
+  /**
+   * The section of latest.{json,md} this run refreshes: the scenario, plus the options that change
+   * what is measured (`smallrooms --search`), so such a run does not replace the plain one.
+   */
+  section?: string;
   startedAt: string;
   finishedAt: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; kernel: string; pinned: string };
@@ -87,7 +112,26 @@ export function loadMetrics(rate: number, measured: Around<LoadResult>): Step['m
       messagesPerTotalCpuSec: round(load.sent / (cpu + measured.backendCpuSeconds), 0),
     } : {}),
     tcpSegmentsPerDelivery: load.delivered ? round(measured.tcpSegments / load.delivered, 3) : 0,
+    serverCpuMsPerMsg: load.sent ? round((1000 * cpu) / load.sent, 4) : 0,
+    sendLagP50Ms: load.sendLag.p50,
+    sendLagP99Ms: load.sendLag.p99,
+    sendLagMaxMs: load.sendLag.max,
   };
+  const perMessage = (seconds: number, messages: number): number => (messages ? round((1000 * seconds) / messages, 4) : 0);
+  const cluster = Object.keys(measured.backendCpuByName).length > 0;
+  if (cluster || measured.nodeCpuSeconds.length > 1) {
+    // Each node's CPU over the messages of the rooms it holds sockets of (all of them when rooms are split, its own when disjoint).
+    measured.nodeCpuSeconds.forEach((seconds, n) => {
+      metrics[`node${n + 1}Cores`] = round(seconds / elapsed, 3);
+      metrics[`node${n + 1}Messages`] = load.sentByNode[n] ?? 0;
+      metrics[`node${n + 1}CpuMsPerMsg`] = perMessage(seconds, load.sentByNode[n] ?? 0);
+    });
+  }
+  for (const [name, seconds] of Object.entries(measured.backendCpuByName)) {
+    metrics[`${name}Cores`] = round(seconds / elapsed, 3);
+    metrics[`${name}CpuMsPerMsg`] = perMessage(seconds, load.sent);
+  }
+  if (cluster) metrics.totalCpuMsPerMsg = perMessage(cpu + measured.backendCpuSeconds, load.sent);
   for (const [group, summary] of Object.entries(load.latencyByGroup)) {
     const key = group === 'cross-node' ? 'cross' : group === 'same-node' ? 'same' : group;
     metrics[`${key}P50Ms`] = summary.p50;
@@ -116,6 +160,18 @@ export interface MetricInfo {
   digits?: number;
 }
 
+/** Per-node rows of a cluster run (node n = the n-th server process of the peer). */
+function nodeMetrics(nodes: number): Record<string, MetricInfo> {
+  const rows: Record<string, MetricInfo> = {};
+  for (let n = 1; n <= nodes; n++) {
+    rows[`node${n}Cores`] = { label: `node ${n} CPU (cores)`, better: 'lower', digits: 3 };
+    rows[`node${n}Messages`] = { label: `node ${n}: messages of rooms with sockets on it`, digits: 0 };
+    rows[`node${n}CpuMsPerMsg`] = { label: `node ${n} CPU ms per message of its rooms`, better: 'lower', digits: 4 };
+    rows[`node${n}VsOneNode`] = { label: `node ${n} CPU/msg ÷ one node's (disjoint layout)`, digits: 2 };
+  }
+  return rows;
+}
+
 /** Every metric a report may show, in display order. */
 export const METRICS: Record<string, MetricInfo> = {
   offeredMsgPerSec: { label: 'offered messages/s', digits: 0 },
@@ -138,6 +194,15 @@ export const METRICS: Record<string, MetricInfo> = {
   messagesPerCpuSec: { label: 'messages in / server CPU-s', better: 'higher', digits: 0 },
   backendCores: { label: 'backends CPU (cores): Redis + Kafka + Cassandra for flametalk, Redis for Socket.IO', better: 'lower', digits: 3 },
   messagesPerTotalCpuSec: { label: 'messages in / (server + backends) CPU-s', better: 'higher', digits: 0 },
+  serverCpuMsPerMsg: { label: 'server CPU ms per message in', better: 'lower', digits: 4 },
+  ...nodeMetrics(4),
+  redisCores: { label: 'Redis CPU (cores)', better: 'lower', digits: 3 },
+  redisCpuMsPerMsg: { label: 'Redis CPU ms per message', better: 'lower', digits: 4 },
+  kafkaCores: { label: 'Kafka CPU (cores)', better: 'lower', digits: 3 },
+  kafkaCpuMsPerMsg: { label: 'Kafka CPU ms per message', better: 'lower', digits: 4 },
+  cassandraCores: { label: 'Cassandra CPU (cores)', better: 'lower', digits: 3 },
+  cassandraCpuMsPerMsg: { label: 'Cassandra CPU ms per message', better: 'lower', digits: 4 },
+  totalCpuMsPerMsg: { label: '(server + backends) CPU ms per message', better: 'lower', digits: 4 },
   rssMiB: { label: 'server RSS MiB', better: 'lower', digits: 1 },
   rssPeakMiB: { label: 'server RSS peak MiB', better: 'lower', digits: 1 },
   sockets: { label: 'sockets', digits: 0 },
@@ -153,6 +218,9 @@ export const METRICS: Record<string, MetricInfo> = {
   rssAfterCloseMiB: { label: 'RSS after closing MiB', digits: 1 },
   generatorCores: { label: 'generator CPU (cores)', digits: 3 },
   generatorUserCores: { label: '… of which user space (cores)', digits: 3 },
+  sendLagP50Ms: { label: 'generator lateness p50 ms (sent − scheduled)', digits: 2 },
+  sendLagP99Ms: { label: 'generator lateness p99 ms', digits: 2 },
+  sendLagMaxMs: { label: 'generator lateness max ms', digits: 2 },
   otherCores: { label: 'CPU used by other processes (cores)', digits: 3 },
   attempt: { label: 'measured on attempt', digits: 0 },
   backendsRestarted: { label: 'backend processes restarted during the step', digits: 0 },

@@ -4,6 +4,8 @@ import { cpuSeconds, hostBusySeconds, RssSampler, tcpOutSegments, usage, type Us
 export interface Around<T> {
   value: T;
   server: { before: Usage; after: Usage; peakRss: number };
+  /** CPU seconds of each server process meanwhile, in the order of the pids given (node 0, node 1, …). */
+  nodeCpuSeconds: number[];
   /** Host-wide TCP segments sent meanwhile. */
   tcpSegments: number;
   /** CPU seconds of the whole host meanwhile, and of this harness process. */
@@ -11,6 +13,8 @@ export interface Around<T> {
   harnessCpuSeconds: number;
   /** CPU seconds of the backends (Redis, Kafka, Cassandra) meanwhile, when their pids were given. */
   backendCpuSeconds: number;
+  /** …per backend (`redis`, `kafka`, `cassandra`). */
+  backendCpuByName: Record<string, number>;
   /** Backend processes that exited meanwhile (someone restarted Kafka, say): the step is not clean. */
   backendsGone: number;
 }
@@ -28,25 +32,33 @@ function cpuOf(pids: number[]): Map<number, number> {
   return times;
 }
 
-/** Runs `work` while sampling the server processes `pids` (CPU, RSS peak) and the host. */
-export async function around<T>(pids: number[], work: () => Promise<T>, backendPids: number[] = []): Promise<Around<T>> {
+/** Runs `work` while sampling the server processes `pids` (CPU, RSS peak) and the host; `backends` maps a backend's name to its pids. */
+export async function around<T>(pids: number[], work: () => Promise<T>, backends: Record<string, number[]> = {}): Promise<Around<T>> {
   const sampler = new RssSampler(pids).start();
-  const backends = cpuOf(backendPids);
+  const backendsBefore = Object.entries(backends).map(([name, list]) => [name, cpuOf(list)] as const);
+  const nodesBefore = pids.map(cpuSeconds);
   const before = usage(pids);
   const segments = tcpOutSegments();
   const host = hostBusySeconds();
   const harness = process.cpuUsage();
   const value = await work();
   const after = usage(pids);
+  const nodeCpuSeconds = pids.map((pid, i) => cpuSeconds(pid) - nodesBefore[i]!);
   const harnessUsed = process.cpuUsage(harness);
-  let backendCpuSeconds = 0;
-  const still = cpuOf([...backends.keys()]);
-  for (const [pid, seconds] of still) backendCpuSeconds += seconds - backends.get(pid)!;
+  const backendCpuByName: Record<string, number> = {};
+  let backendsGone = 0;
+  for (const [name, times] of backendsBefore) {
+    const still = cpuOf([...times.keys()]);
+    backendsGone += times.size - still.size;
+    backendCpuByName[name] = [...still].reduce((sum, [pid, seconds]) => sum + seconds - times.get(pid)!, 0);
+  }
   return {
-    backendCpuSeconds,
-    backendsGone: backends.size - still.size,
+    backendCpuSeconds: Object.values(backendCpuByName).reduce((a, b) => a + b, 0),
+    backendCpuByName,
+    backendsGone,
     value,
     server: { before, after, peakRss: sampler.stop() },
+    nodeCpuSeconds,
     tcpSegments: tcpOutSegments() - segments,
     hostBusySeconds: hostBusySeconds() - host,
     harnessCpuSeconds: (harnessUsed.user + harnessUsed.system) / 1e6,

@@ -125,7 +125,7 @@ async function startFlametalk(options: StartOptions): Promise<PeerServer> {
     name: 'flametalk', protocol: 'native', nodes,
     notes: [
       entry === 'dist' ? 'node dist/main.js (npm run build)' : 'node --import tsx src/main.ts',
-      b ? `cluster mode: ${options.nodes} nodes on Redis, Kafka, Cassandra` : 'embedded mode',
+      b ? `cluster mode: ${options.nodes} node${options.nodes === 1 ? '' : 's'} on Redis, Kafka, Cassandra` : 'embedded mode',
       Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' '),
     ],
     pids: () => nodes.map((node) => node.process.pid),

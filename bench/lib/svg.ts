@@ -14,6 +14,8 @@ const CHARTS: Record<string, string[]> = {
 };
 
 const COLORS: Record<PeerName, string> = { flametalk: '#e4572e', uws: '#4c72b0', socketio: '#55a868' };
+/** A second run of a peer (`memory` storage, the `1 node` reference) in a lighter shade; its name is in latest.md. */
+const VARIANT_COLORS: Record<PeerName, string> = { flametalk: '#f2a48f', uws: '#a6b9d8', socketio: '#aad4b4' };
 const PANEL_W = 460;
 const PANEL_H = 230;
 const TITLE_H = 34;
@@ -76,7 +78,7 @@ function panel(result: ScenarioResult, metric: string, x0: number, y0: number): 
       if (value === undefined) return;
       const bh = scale(value);
       const x = gx + p * barW;
-      out.push(`<rect x="${x.toFixed(1)}" y="${(PAD.top + h - bh).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${bh.toFixed(1)}" fill="${COLORS[peer.peer]}"/>`);
+      out.push(`<rect x="${x.toFixed(1)}" y="${(PAD.top + h - bh).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${bh.toFixed(1)}" fill="${(peer.variant ? VARIANT_COLORS : COLORS)[peer.peer]}"/>`);
       out.push(`<text x="${(x + barW / 2 - 1).toFixed(1)}" y="${(PAD.top + h - bh - 3).toFixed(1)}" class="v" text-anchor="middle">${short(value)}</text>`);
     });
     out.push(`<text x="${(PAD.left + s * groupW + groupW / 2).toFixed(1)}" y="${PAD.top + h + 16}" class="a" text-anchor="middle">${esc(label.replace(/ \(.*\)$/, ''))}</text>`);
@@ -86,7 +88,8 @@ function panel(result: ScenarioResult, metric: string, x0: number, y0: number): 
 }
 
 export function renderSvg(results: ScenarioResult[]): string {
-  const rows = results.filter((r) => CHARTS[r.scenario]);
+  // A search run has probes, not steps: its numbers are in latest.md only.
+  const rows = results.filter((r) => CHARTS[r.scenario] && r.peers.some((p) => p.steps.length > 0));
   const width = PANEL_W * 2;
   const legendH = 30;
   const height = legendH + rows.length * (TITLE_H + PANEL_H);
@@ -98,9 +101,10 @@ export function renderSvg(results: ScenarioResult[]): string {
   (Object.keys(COLORS) as PeerName[]).forEach((peer, i) => {
     out.push(`<rect x="${16 + i * 130}" y="10" width="12" height="12" fill="${COLORS[peer]}"/><text x="${32 + i * 130}" y="20" class="a">${PEER_LABELS[peer]}</text>`);
   });
+  out.push(`<text x="${16 + 3 * 130}" y="20" class="a">lighter: a second run of the peer (storage or one-node reference, see latest.md)</text>`);
   rows.forEach((result, r) => {
     const y = legendH + r * (TITLE_H + PANEL_H);
-    out.push(`<text x="16" y="${y + 22}" class="h">${esc(result.scenario)} — ${esc(result.startedAt.slice(0, 16).replace('T', ' '))}</text>`);
+    out.push(`<text x="16" y="${y + 22}" class="h">${esc(result.section ?? result.scenario)} — ${esc(result.startedAt.slice(0, 16).replace('T', ' '))}</text>`);
     CHARTS[result.scenario]!.forEach((metric, i) => out.push(panel(result, metric, i * PANEL_W, y + TITLE_H)));
   });
   out.push('</svg>');

@@ -24,6 +24,7 @@ export const fanout: Scenario = {
   summary: 'R rooms × S subscribers, one publisher per room at P msg/s',
   defaultPeers: ['flametalk', 'uws', 'socketio'],
   nodes: 1,
+  supports: ['search', 'storage'],
   describe(options) {
     const p = plan(options);
     return { rooms: p.layout.rooms, subscribers: p.layout.socketsPerRoom - 1, publishersPerRoom: 1, ...describeLoad(p) };

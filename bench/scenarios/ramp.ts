@@ -106,6 +106,7 @@ export const rampScenario: Scenario = {
   summary: 'connection ramp to N idle sockets: connect rate and memory per connection',
   defaultPeers: ['flametalk', 'uws', 'socketio'],
   nodes: 1,
+  supports: ['storage'],
   describe(options) {
     return { ...plan(options) };
   },

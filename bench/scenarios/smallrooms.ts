@@ -27,6 +27,7 @@ export const smallrooms: Scenario = {
   summary: 'many small rooms (2,000 × 5) chatting slowly',
   defaultPeers: ['flametalk', 'uws', 'socketio'],
   nodes: 1,
+  supports: ['search', 'storage'],
   describe(options) {
     const p = plan(options);
     return { rooms: p.layout.rooms, members: p.layout.socketsPerRoom, ...describeLoad(p) };
