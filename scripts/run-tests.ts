@@ -3,7 +3,7 @@
 // KAFKA_BROKERS / CASSANDRA_CONTACT_POINTS point at running ones, and stopped afterwards.
 // Fault-injection tests (test/faults) restart backends, so they run after the rest, one at a time.
 import { spawn } from 'node:child_process';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Redis } from 'ioredis';
 import { startBackend, type RunningBackend } from './backends/index.ts';
@@ -102,6 +102,8 @@ async function main(): Promise<number> {
     const all = only.length > 0 ? only : await testFiles(join(root, 'test'));
     const faults = all.filter((f) => f.split('/').includes('faults'));
     const rest = all.filter((f) => !faults.includes(f));
+    // The directory exists only once backends were started here; runs against running ones need it too.
+    await mkdir(join(root, '.backends'), { recursive: true });
     const tapFile = join(root, '.backends', 'last-run.tap');
     const main = await runTests(rest, env, 2, tapFile);
     const faulty = interrupted ? { code: 1, skipped: 0 } : await runTests(faults, env, 1, `${tapFile}.faults`);
