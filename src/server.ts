@@ -183,6 +183,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     const http = await buildHttpApp({
       accounts, rooms, messages, presence, store, authenticate, metrics, logger,
       config, readiness: opened.readiness,
+      webApp: { wsPort: () => addresses.wsPort, ...(config.webAppWsUrl ? { wsUrl: config.webAppWsUrl } : {}) },
     });
     if (options.listenHttp ?? true) {
       await http.listen({ host: config.host, port: config.httpPort });

@@ -31,6 +31,10 @@ export const SETTINGS = {
   host: { env: 'HOST', type: 'string', default: '127.0.0.1', minLength: 1, description: 'Address both servers listen on' },
   httpPort: port('HTTP_PORT', 8080, 'HTTP API port (fastify)'),
   wsPort: port('WS_PORT', 8081, 'WebSocket port (uWebSockets.js): native protocol at /ws'),
+  webAppWsUrl: {
+    env: 'WEB_APP_WS_URL', type: 'string', pattern: '^wss?://[^\\s]+$',
+    description: 'WebSocket URL the web app at /app connects to (behind a proxy or TLS, e.g. wss://chat.example.com/ws). Default: ws:// on the host of the page, WS_PORT, /ws',
+  },
   nodeId: {
     env: 'NODE_ID', type: 'integer', minimum: 0, maximum: 1023,
     description: 'This node\'s id in message ids (0–1023), leased so no other live node holds it (a start is refused while one does). Default: any free one in cluster mode, 0 in embedded mode',

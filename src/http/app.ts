@@ -11,6 +11,7 @@ import { historyRoutes } from './routes/history.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { presenceRoutes } from './routes/presence.ts';
 import { roomRoutes } from './routes/rooms.ts';
+import { webAppRoutes } from './routes/web-app.ts';
 
 /** The FlameTalk HTTP API: original paths, the `{status, message, data}` envelope, real status codes. */
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -57,5 +58,6 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(roomRoutes, deps);
   await app.register(historyRoutes, deps);
   await app.register(presenceRoutes, deps);
+  if (deps.webApp) await app.register(webAppRoutes, deps.webApp);
   return app;
 }

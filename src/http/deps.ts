@@ -8,6 +8,7 @@ import type { PresenceStore } from '../infra/ports/presence.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Authenticate } from './authentication.ts';
 import type { LimitSettings } from './limits/abuse-limits.ts';
+import type { WebAppOptions } from './routes/web-app.ts';
 
 /** The settings the HTTP layer reads. */
 export type HttpConfig = LimitSettings & Pick<Config, 'maxBodyBytes' | 'trustedProxies'>;
@@ -25,4 +26,6 @@ export interface HttpDeps {
   config: HttpConfig;
   /** Backends and whether each answers; ready when all do. */
   readiness: () => Promise<Record<string, string>>;
+  /** Serve the web chat app at /app/ (absent: the API only). */
+  webApp?: WebAppOptions;
 }
