@@ -1,6 +1,6 @@
 import type { FeedEntry } from '../infra/ports/feed.ts';
 
-/** Positions given up on and remembered, so that one arriving late is delivered once, late. */
+/** Void positions (given up on, or voided by the feed) remembered, so that a message arriving late is delivered once, late. */
 const SKIPPED_REMEMBERED = 1_024;
 
 /**
@@ -35,20 +35,22 @@ export class RoomOrder {
     const ready: FeedEntry[] = [];
     for (const entry of entries) {
       if (entry.seq >= this.next) this.held.set(entry.seq, entry);
-      else if (this.skipped.delete(entry.seq)) ready.push(entry);
+      else if ('message' in entry && this.skipped.delete(entry.seq)) ready.push(entry);
     }
     this.drain(ready);
     this.gapSince = this.held.size === 0 ? undefined : (this.gapSince ?? now);
     return ready;
   }
 
-  /** Gives up on the missing positions before the lowest held one; returns what that releases. */
+  /**
+   * Gives up on the missing positions before the lowest held one; returns what that releases, the
+   * given-up positions as voids (a message that comes for one later is still delivered, late).
+   */
   skipGap(now: number): FeedEntry[] {
     let lowest = Infinity;
     for (const seq of this.held.keys()) lowest = Math.min(lowest, seq);
     if (lowest === Infinity) return [];
-    for (let seq = this.next; seq < lowest; seq++) this.skip(seq);
-    this.next = lowest;
+    for (let seq = this.next; seq < lowest; seq++) this.held.set(seq, { seq, void: true });
     const ready: FeedEntry[] = [];
     this.drain(ready);
     this.gapSince = this.held.size === 0 ? undefined : now;
@@ -58,6 +60,9 @@ export class RoomOrder {
   private drain(ready: FeedEntry[]): void {
     for (let entry = this.held.get(this.next); entry; entry = this.held.get(this.next)) {
       this.held.delete(this.next++);
+      // A void may still be filled: a sender presumed dead whose message was durable after all
+      // (the persister commits it), or a publish that timed out yet succeeded.
+      if (!('message' in entry)) this.skip(entry.seq);
       ready.push(entry);
     }
   }

@@ -3,6 +3,7 @@ import { ChatError } from '../chat/errors.ts';
 import { messageDto } from '../chat/dto.ts';
 import type { ChatMessage, EventOrigin, MessageId, RoomEvent, RoomId, RoomSignal, UserId } from '../chat/model.ts';
 import { missedSince, type RecoveryPorts } from '../chat/recovery.ts';
+import { compareIds } from '../chat/snowflake.ts';
 import type { FeedEntry, FeedHandler, FeedSubscription } from '../infra/ports/feed.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
 import type { Metrics } from '../metrics.ts';
@@ -74,6 +75,9 @@ interface RoomState {
   /** Recent messages delivered here, oldest first, for recovery before the feed or store is asked. */
   recent: ChatMessage[];
   recentBytes: number;
+  /** The last message delivered before the latest void position ('0' before any message): see RecentMessages. */
+  holeAfter?: MessageId;
+  lastDelivered: MessageId;
   idleTimer?: NodeJS.Timeout;
   repairTimer?: NodeJS.Timeout;
   repairing: boolean;
@@ -171,7 +175,11 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
 
   const deliver = (state: RoomState, entries: FeedEntry[]): void => {
     for (const entry of entries) {
-      if (!('message' in entry)) continue;
+      if (!('message' in entry)) {
+        state.holeAfter = state.lastDelivered;
+        continue;
+      }
+      if (compareIds(entry.message.messageId, state.lastDelivered) > 0) state.lastDelivered = entry.message.messageId;
       remember(state, entry.message);
       fanOut(state, { type: 'message', roomId, message: messageDto(entry.message) }, entry.origin);
       deps.emit({ kind: 'message', roomId, message: entry.message, seq: entry.seq, ...(entry.origin ? { origin: entry.origin } : {}) });
@@ -225,7 +233,7 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
   /** Presence, who is here, and what a reconnecting client missed; then the `ready` turn subscribes its socket. */
   const prepareJoin = (state: RoomState, joining: Joining, rejoin: boolean): void => {
     const { member, since } = joining;
-    const recent = [...state.recent];
+    const recent = { messages: [...state.recent], holeAfter: state.holeAfter };
     (rejoin ? Promise.resolve() : enterPresence(member))
       .then(() => Promise.all([
         deps.presence.present(roomId),
@@ -259,7 +267,7 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
   };
 
   const behavior: Behavior<RoomState, RoomMessage> = {
-    initialState: () => ({ members: new Map(), live: new Set(), waiting: [], recent: [], recentBytes: 0, repairing: false }),
+    initialState: () => ({ members: new Map(), live: new Set(), waiting: [], recent: [], recentBytes: 0, lastDelivered: '0', repairing: false }),
     // A crash skips the message but keeps the members: forgetting them would strand their sockets.
     onCrash: 'resume',
     receive(state, message) {

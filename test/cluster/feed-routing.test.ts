@@ -91,6 +91,41 @@ describe('room feed routing between two nodes', { timeout: 60_000 }, () => {
     for (const socket of [annOnA, bobOnB]) await socket.close();
   });
 
+  it('delivers a message committed to a position after it was voided, once, and recovers it for a client who saw what came before', async () => {
+    const roomId = await a.createRoom(ann, [bob, cat]);
+    const annOnA = await TestSocket.connect(a.wsUrl, ann.accessToken);
+    const bobOnB = await TestSocket.connect(b.wsUrl, bob.accessToken);
+    const catOnB = await TestSocket.connect(b.wsUrl, cat.accessToken);
+    await Promise.all([annOnA.join(roomId), bobOnB.join(roomId), catOnB.join(roomId)]);
+    const before = (await annOnA.sendText(roomId, 'before the hole')).messageId;
+    await waitFor(() => bobOnB.of('message', roomId).length === 1 && catOnB.of('message', roomId).length === 1, 'the first message on B');
+    await bobOnB.close();
+
+    // A sender whose publish timed out voids its position; the publish had succeeded after all,
+    // so the persister commits the message there later.
+    const slowSubscriber = redis.duplicate();
+    const slow = new RedisFeed(redis, slowSubscriber, { prefix });
+    const ids = new SnowflakeGenerator(1001);
+    const [position] = await slow.reserve(roomId, [{ messageId: ids.next() }], { leaseMs: 30_000, raisedAt: (ms) => ids.raisedAt(ms) });
+    await slow.commit(roomId, [{ seq: position!.seq, void: true }]);
+    const next = (await annOnA.sendText(roomId, 'after the hole')).messageId;
+    await waitFor(() => catOnB.of('message', roomId).length === 2, 'the message after the void');
+    const late = { messageId: position!.messageId, roomId, senderId: ann.userId, nickname: 'Ann', messageType: 'TALK' as const, contents: 'durable after all', fileUrl: null, createdAt: Date.now() };
+    await slow.commit(roomId, [{ seq: position!.seq, message: late }]);
+    await waitFor(() => catOnB.of('message', roomId).length === 3, 'the late message at Cat', 3_000);
+
+    // Bob comes back to B and asks for what came after the last message he saw.
+    const bobAgain = await TestSocket.connect(b.wsUrl, bob.accessToken);
+    const rejoined = await bobAgain.join(roomId, before);
+    assert.equal(rejoined.recovered, true);
+    assert.deepEqual((rejoined.missed as Array<{ messageId: string }>).map((m) => m.messageId), [late.messageId, next], 'the late one too, in id order');
+    await sleep(200);
+    assert.deepEqual(catOnB.of('message', roomId).map((f) => f.message.messageId), [before, next, late.messageId], 'late, and once');
+    await slow.close();
+    await slowSubscriber.quit();
+    for (const socket of [annOnA, catOnB, bobAgain]) await socket.close();
+  });
+
   it('repairs what live delivery lost while a node\'s feed connection was cut, in order and once', async () => {
     const roomId = await a.createRoom(ann, [bob]);
     const annOnA = await TestSocket.connect(a.wsUrl, ann.accessToken);

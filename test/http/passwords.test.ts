@@ -137,9 +137,11 @@ describe('password hashing under a flood', () => {
       const p99 = percentile(rtts, 0.99);
       console.log(`sign-in flood: ${attempts} attempts; ping round trip p50 ${percentile(rtts, 0.5).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
       assert.ok(attempts >= 20, 'the flood ran');
-      // Hashing on the event loop would block it for 20 × ~25 ms per batch of the flood (p99 ≥ 500 ms);
-      // the bound leaves room for a busy 2-core machine without hiding that.
-      assert.ok(p99 < 200, `p99 round trip ${p99.toFixed(1)} ms`);
+      // Hashing on the event loop would block it for 20 × ~25 ms per batch of the flood, so most pings
+      // would wait hundreds of ms (p95 ≥ 400 ms). p95, not p99 (the 2nd-slowest of 100 pings): one GC or
+      // scheduler pause on a busy 2-core machine must not fail it. p99 is what the log line reports.
+      const p95 = percentile(rtts, 0.95);
+      assert.ok(p95 < 150, `p95 round trip ${p95.toFixed(1)} ms (p99 ${p99.toFixed(1)} ms)`);
     } finally {
       await node.stop();
     }
