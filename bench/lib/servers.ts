@@ -89,8 +89,10 @@ const logFile = (runId: string, name: string): string => join(CACHE_DIR, 'logs',
 async function startFlametalk(options: StartOptions): Promise<PeerServer> {
   const entry = options.flametalkEntry;
   if (entry === 'dist') buildFlametalk();
-  const args = entry === 'dist' ? [join(REPO_DIR, 'dist/main.js')] : ['--import', 'tsx', join(REPO_DIR, 'src/main.ts')];
-  if (entry === 'dist' && !existsSync(args[0]!)) throw new Error('dist/main.js is missing after the build');
+  const main = entry === 'dist' ? [join(REPO_DIR, 'dist/main.js')] : ['--import', 'tsx', join(REPO_DIR, 'src/main.ts')];
+  if (entry === 'dist' && !existsSync(main[0]!)) throw new Error('dist/main.js is missing after the build');
+  // e.g. BENCH_FLAMETALK_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (node refuses --cpu-prof in NODE_OPTIONS).
+  const args = [...(process.env.BENCH_FLAMETALK_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...main];
   const nodes: ServerNode[] = [];
   const b = options.backends;
   const clusterEnv: Record<string, string> = b

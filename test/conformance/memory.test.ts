@@ -1,3 +1,6 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ChatMessage } from '../../src/chat/model.ts';
 import { MemoryBus, MemoryBusHub } from '../../src/infra/memory/bus.ts';
 import { MemoryDedup, MemoryDedupHub } from '../../src/infra/memory/dedup.ts';
 import { MemoryFeed, MemoryFeedHub } from '../../src/infra/memory/feed.ts';
@@ -76,4 +79,26 @@ feedConformance('memory', async () => {
       for (const feed of feeds) await feed.close();
     },
   };
+});
+
+describe('memory de-duplication bounds', () => {
+  const message = (id: string): ChatMessage => ({ messageId: id, roomId: 'r', senderId: 'u', nickname: 'U', messageType: 'TALK', contents: 'hi', fileUrl: null, createdAt: 0 });
+  const options = { ttlMs: 60_000, leaseMs: 1_000 };
+
+  it('forgets the oldest claims beyond its cap, and keeps the newest', async () => {
+    const dedup = new MemoryDedup(new MemoryDedupHub(3));
+    for (const n of [1, 2, 3, 4, 5]) assert.equal((await dedup.claim(`k${n}`, message(String(n)), options)).outcome, 'won');
+    assert.equal((await dedup.claim('k5', message('50'), options)).outcome, 'pending', 'the newest is remembered');
+    assert.equal((await dedup.claim('k1', message('10'), options)).outcome, 'won', 'the oldest was forgotten');
+  });
+
+  it('drops expired claims without a resend of them', async () => {
+    let now = 0;
+    const hub = new MemoryDedupHub();
+    const dedup = new MemoryDedup(hub, () => now);
+    await dedup.claim('old', message('1'), options);
+    now = 61_000;
+    await dedup.claim('new', message('2'), options);
+    assert.deepEqual([...hub.claims.keys()], ['new']);
+  });
 });

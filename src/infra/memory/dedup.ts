@@ -10,15 +10,31 @@ interface Claim {
   expiresAt: number;
 }
 
-/** Claims shared by the in-process nodes of one process; expired claims are dropped lazily. */
+/**
+ * The claims this process remembers at most: about 250 bytes each. A resend comes within minutes of
+ * its first attempt (a reconnect), so the newest claims are the ones that matter.
+ */
+const MAX_CLAIMS = 500_000;
+
+/**
+ * Claims shared by the in-process nodes of one process. The map is kept in expiry order (every
+ * change of a claim's expiry moves it to the end), so dropping the expired ones, or the oldest over
+ * the cap, looks only at the front: never a scan of every claim (at thousands of sends a second
+ * they number in the millions).
+ */
 export class MemoryDedupHub {
   readonly claims = new Map<string, Claim>();
-  private sweepAt = 0;
 
-  sweep(now: number): void {
-    if (now < this.sweepAt) return;
-    this.sweepAt = now + 1_000;
-    for (const [key, claim] of this.claims) if (claim.expiresAt <= now) this.claims.delete(key);
+  constructor(private readonly maxClaims = MAX_CLAIMS) {}
+
+  /** Stores or moves `claim` to the end of the expiry order. */
+  put(key: string, claim: Claim, now: number): void {
+    this.claims.delete(key);
+    this.claims.set(key, claim);
+    for (const [oldest, first] of this.claims) {
+      if (first.expiresAt > now && this.claims.size <= this.maxClaims) break;
+      this.claims.delete(oldest);
+    }
   }
 }
 
@@ -27,28 +43,32 @@ export class MemoryDedup implements SendDeduplicator {
 
   async claim(key: string, message: ChatMessage, options: ClaimOptions): Promise<ClaimResult> {
     const now = this.now();
-    this.hub.sweep(now);
     const existing = this.hub.claims.get(key);
     if (existing && existing.expiresAt > now) {
       if (!existing.message) return { outcome: 'committed', messageId: existing.messageId };
       if (existing.leaseUntil > now) return { outcome: 'pending', messageId: existing.messageId };
       existing.leaseUntil = now + options.leaseMs;
       // The resumer's lease must not outlive the claim, or a later send could win it with a new id.
-      existing.expiresAt = Math.max(existing.expiresAt, existing.leaseUntil);
+      if (existing.leaseUntil > existing.expiresAt) {
+        existing.expiresAt = existing.leaseUntil;
+        this.hub.put(key, existing, now);
+      }
       return { outcome: 'resume', message: structuredClone(existing.message) };
     }
-    this.hub.claims.set(key, {
+    this.hub.put(key, {
       messageId: message.messageId, message: structuredClone(message), leaseUntil: now + options.leaseMs,
       expiresAt: now + Math.max(options.ttlMs, options.leaseMs),
-    });
+    }, now);
     return { outcome: 'won' };
   }
 
   async commit(key: string, messageId: MessageId, ttlMs: number): Promise<void> {
     const claim = this.hub.claims.get(key);
     if (claim?.messageId !== messageId) return;
+    const now = this.now();
     claim.message = undefined;
-    claim.expiresAt = this.now() + ttlMs;
+    claim.expiresAt = now + ttlMs;
+    this.hub.put(key, claim, now);
   }
 
   async abandon(key: string, messageId: MessageId): Promise<void> {
