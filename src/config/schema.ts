@@ -128,6 +128,10 @@ export const SETTINGS = {
   gapSkipMs: positive('GAP_SKIP_MS', 2_000, 'How long before a missing position is given up on (it is delivered late if it comes)'),
   roomIdleMs: positive('ROOM_IDLE_MS', 30_000, 'A room actor with no local sessions stops after this long'),
   presenceLeaseMs: { env: 'PRESENCE_LEASE_MS', type: 'integer', minimum: 1000, default: 30_000, description: 'A dead node\'s presence entries vanish within this bound' },
+  pushNotificationBlock: {
+    env: 'PUSH_NOTIFICATION_BLOCK', type: 'boolean', default: false,
+    description: 'FCM pushes also carry a notification block (title, body) that the phone shows by itself. Off: a data message only (title, body, roomId, messageId, senderId), which the FlameTalk app renders',
+  },
   pushCoalesceMs: { env: 'PUSH_COALESCE_MS', type: 'integer', minimum: 0, default: 3_000, description: 'One push per device per room within this window; later messages update the count' },
   shutdownTimeoutMs: positive('SHUTDOWN_TIMEOUT_MS', 10_000, 'On SIGTERM, the process exits within this bound'),
   drainBatchSize: positive('DRAIN_BATCH_SIZE', 500, 'On shutdown, clients are told 4200 in batches of this size'),

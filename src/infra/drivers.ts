@@ -123,6 +123,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       const { LoopbackAgent } = await import('./fcm/loopback-agent.ts');
       given.pusher = new FcmPusher({
         serviceAccountPath: config.fcmServiceAccount,
+        notificationBlock: config.pushNotificationBlock,
         ...(config.fcmLoopbackPort ? { httpAgent: new LoopbackAgent(config.fcmLoopbackPort) } : {}),
       });
     }
