@@ -30,10 +30,10 @@ describe('push tokens and payloads through firebase-admin', { timeout: 120_000 }
 
   /** Ann posts; resolves once the push to `control` arrived, so every push of that message has been sent. */
   const post = async (roomId: string, contents: string, control: string, sender: TestUser = ann): Promise<Delivered[]> => {
-    const { message } = await node.server.chat.messages.post(
+    const { messageId } = await node.server.chat.messages.post(
       { userId: sender.userId, deviceId: sender.deviceId, nickname: sender.nickname }, { roomId, messageType: 'TALK', contents },
     );
-    const ofMessage = () => fcm.delivered.filter((d) => d.data.messageId === message.messageId);
+    const ofMessage = () => fcm.delivered.filter((d) => d.data.messageId === messageId);
     await waitFor(() => ofMessage().some((d) => d.token === control), `the push to ${control}`, 10_000, 20);
     await sleep(100);
     return ofMessage();
