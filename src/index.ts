@@ -1,6 +1,6 @@
 /** flametalk for embedding: `import { createChatServer } from 'flametalk'`. */
 export { createChatServer } from './server.ts';
-export type { ChatServer, ChatServerEvents, ChatServerOptions } from './server.ts';
+export type { ChatServer, ChatServerEvents, ChatServerOptions, ServerAddresses } from './server.ts';
 export type { Config } from './config/schema.ts';
 export { ConfigError, loadConfig } from './config/load.ts';
 export type { AuthenticateFn, AuthRequest, Identity } from './auth/authenticator.ts';

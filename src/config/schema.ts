@@ -113,6 +113,16 @@ export const SETTINGS = {
     description: 'Reverse proxies (addresses, CIDRs, or loopback/linklocal/uniquelocal) whose X-Forwarded-For names the client address for the HTTP limits. Unset: the socket address counts',
   },
 
+  corsOrigins: {
+    env: 'CORS_ORIGINS', type: 'array', itemPattern: '^(https?://[^\\s/,]+|\\*)$',
+    description: 'Web origins (scheme://host[:port], comma-separated, or *) whose browsers may call the HTTP API; a preflight from any other origin gets 403. Unset: no cross-origin access',
+  },
+  metricsPort: {
+    env: 'METRICS_PORT', type: 'integer', minimum: 0, maximum: 65535,
+    description: 'Serve /metrics on this port (0 picks a free one) and not on the public HTTP port. Unset: /metrics on HTTP_PORT',
+  },
+  metricsHost: { env: 'METRICS_HOST', type: 'string', minLength: 1, description: 'Address the METRICS_PORT server listens on. Default: HOST' },
+
   maxFrameBytes: positive('MAX_FRAME_BYTES', 65_536, 'Largest WebSocket frame; a larger one closes the socket with 1009'),
   maxTextLength: positive('MAX_TEXT_LENGTH', 4_000, 'Longest message text, characters'),
   rateLimitPerSecond: positive('RATE_LIMIT_PER_SECOND', 20, 'Frames per second a connection may send on average'),
