@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { ConfigError } from './config/load.ts';
 import { BackendUnreachableError } from './infra/reach.ts';
 import { createChatServer } from './server.ts';
