@@ -1,8 +1,9 @@
 /** flametalk for embedding: `import { createChatServer } from 'flametalk'`. */
 export { createChatServer } from './server.ts';
-export type { ChatServer, ChatServerEvents, ChatServerOptions } from './server.ts';
+export type { ChatServer, ChatServerEvents, ChatServerOptions, ServerAddresses } from './server.ts';
 export type { Config } from './config/schema.ts';
 export { ConfigError, loadConfig } from './config/load.ts';
+export { BackendUnreachableError } from './infra/reach.ts';
 export type { AuthenticateFn, AuthRequest, Identity } from './auth/authenticator.ts';
 export type { Ports } from './infra/drivers.ts';
 export type * from './chat/model.ts';

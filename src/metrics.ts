@@ -36,6 +36,7 @@ export class Metrics {
   });
 
   constructor(defaultMetrics = true) {
-    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'flametalk_' });
+    // No prefix: dashboards and alerts expect the standard process_* and nodejs_* names.
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 }

@@ -26,6 +26,7 @@ import { SnowflakeGenerator } from './chat/snowflake.ts';
 import { isClusterMode, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { buildHttpApp } from './http/app.ts';
+import { startMetricsServer, type MetricsServer } from './http/metrics-server.ts';
 import { nodeName as makeNodeName, openPorts, type Ports } from './infra/drivers.ts';
 import type { BusSubscription } from './infra/ports/bus.ts';
 import { createLogger } from './logger.ts';
@@ -65,13 +66,19 @@ export interface ChatServer {
   /** Available after start(). */
   readonly ports: Ports;
   readonly chat: { accounts: AccountService; rooms: RoomService; messages: MessageService };
-  /** The ports actually bound (0 in the config picks a free one). */
-  readonly addresses: { httpPort: number; wsPort: number };
-  start(): Promise<{ httpPort: number; wsPort: number }>;
+  /** The ports actually bound (0 in the config picks a free one); metricsPort only with METRICS_PORT. */
+  readonly addresses: ServerAddresses;
+  start(): Promise<ServerAddresses>;
   /** Graceful: stop accepting, 4200 to clients in batches, flush the bus and stores, close drivers. */
   stop(): Promise<void>;
   /** The HTTP API as a plain Node handler, for hosts with their own HTTP server. */
   handleHttp(request: IncomingMessage, response: ServerResponse): void;
+}
+
+export interface ServerAddresses {
+  httpPort: number;
+  wsPort: number;
+  metricsPort?: number;
 }
 
 /** Builds a flametalk node. Nothing listens or connects until start(). */
@@ -84,7 +91,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
 
   let started: Awaited<ReturnType<typeof startNode>> | undefined;
   let stopping: Promise<void> | undefined;
-  const addresses = { httpPort: 0, wsPort: 0 };
+  const addresses: ServerAddresses = { httpPort: 0, wsPort: 0 };
 
   const notStarted = (): never => {
     throw new Error('the chat server is not started');
@@ -191,16 +198,21 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     } else {
       await http.ready();
     }
+    let metricsServer: MetricsServer | undefined;
     try {
+      if (config.metricsPort !== undefined) {
+        metricsServer = await startMetricsServer(metrics, config.metricsHost ?? config.host, config.metricsPort, logger);
+        addresses.metricsPort = metricsServer.port;
+      }
       addresses.wsPort = await sockets.listen(config.host, config.wsPort);
     } catch (error) {
       sockets.stopListening();
-      await Promise.allSettled([http.close(), keeper.stop()]);
+      await Promise.allSettled([http.close(), keeper.stop(), metricsServer?.close()]);
       runtime.shutdown();
       throw error;
     }
 
-    return { opened, ports, accounts, rooms, messages, runtime, sockets, http, subscriptions, keeper, unsubscribeRevocations };
+    return { opened, ports, accounts, rooms, messages, runtime, sockets, http, metricsServer, subscriptions, keeper, unsubscribeRevocations };
   }
 
   async function stopNode(node: NonNullable<typeof started>): Promise<void> {
@@ -226,6 +238,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     await bounded(store.close());
     await node.opened.close();
     await bounded(httpClosed);
+    // Last: a scrape during the drain still sees the node's final numbers.
+    await bounded(node.metricsServer?.close() ?? Promise.resolve());
     node.runtime.shutdown();
   }
 
@@ -244,6 +258,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       started = await startNode();
       logger.info({
         httpPort: options.listenHttp === false ? null : addresses.httpPort, wsPort: addresses.wsPort, host: config.host,
+        ...(addresses.metricsPort !== undefined ? { metricsPort: addresses.metricsPort } : {}),
         mode: isClusterMode(config) ? 'cluster' : 'embedded',
         ...(started.opened.sqlite ? { dataDir: started.opened.sqlite.dataDir } : {}),
       }, `flametalk listening: http://${config.host}:${addresses.httpPort} ws://${config.host}:${addresses.wsPort}/ws`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FCM_PAYLOAD_LIMIT, startFakeFcm, type FakeFcm } from '../src/infra/fcm/fake-server.ts';
+import { FCM_PAYLOAD_LIMIT, startFakeFcm, type FakeFcm } from './support/fake-fcm.ts';
 import { FcmPusher } from '../src/infra/fcm/pusher.ts';
 import type { PushNotification } from '../src/infra/ports/push.ts';
 
@@ -16,7 +16,8 @@ describe('FcmPusher against the local FCM fake', { timeout: 60_000 }, () => {
   let pusher: FcmPusher;
   before(async () => {
     fake = await startFakeFcm();
-    pusher = new FcmPusher({ serviceAccountPath: fake.serviceAccountPath, httpAgent: fake.agent });
+    // With the notification block, title and body go twice: the truncation tests below cover both copies.
+    pusher = new FcmPusher({ serviceAccountPath: fake.serviceAccountPath, httpAgent: fake.agent, notificationBlock: true });
   });
   after(async () => {
     await pusher.close();
@@ -80,6 +81,26 @@ describe('FcmPusher against the local FCM fake', { timeout: 60_000 }, () => {
     const got = fake.delivered.find((d) => d.token === 'prio');
     assert.deepEqual(got?.android, { priority: 'high' });
     assert.deepEqual(got?.apns, { headers: { 'apns-priority': '10', 'apns-push-type': 'alert' }, payload: { aps: { sound: 'default' } } });
+  });
+
+  it('sends a data message by default: title and body in data, no notification block, a background push on iOS', async () => {
+    const dataOnly = new FcmPusher({ serviceAccountPath: fake.serviceAccountPath, httpAgent: fake.agent });
+    try {
+      assert.deepEqual(await dataOnly.send([note('data-only', 'see you', { roomId: 'r9', messageId: '42', senderId: 'u2' })]), ['sent']);
+      const got = fake.delivered.find((d) => d.token === 'data-only');
+      assert.ok(got);
+      assert.equal(got.title, undefined, 'no notification block');
+      assert.deepEqual(got.data, { roomId: 'r9', messageId: '42', senderId: 'u2', title: 'Room', body: 'see you' });
+      assert.deepEqual(got.android, { priority: 'high' });
+      assert.deepEqual(got.apns, { headers: { 'apns-priority': '5', 'apns-push-type': 'background' }, payload: { aps: { 'content-available': 1 } } });
+      const long = '한글🔥'.repeat(2000);
+      assert.deepEqual(await dataOnly.send([note('data-long', long)]), ['sent']);
+      const cut = fake.delivered.find((d) => d.token === 'data-long');
+      assert.ok(cut && cut.bytes <= FCM_PAYLOAD_LIMIT && cut.bytes > FCM_PAYLOAD_LIMIT - 16, `${cut?.bytes} bytes`);
+      assert.ok(cut.data.body?.endsWith('…') && long.startsWith(cut.data.body.slice(0, -1)));
+    } finally {
+      await dataOnly.close();
+    }
   });
 
   it('lets several pushers share a process, each with its own firebase app', async () => {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { lines, MavenProgress } from './maven-progress.ts';
 import { openSync, closeSync } from 'node:fs';
 import { access, mkdir, readFile, rename, rm, writeFile, readdir, open } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -64,11 +65,15 @@ export function failure(step: string, detail: string, logText?: string): Error {
 
 export interface RunResult { code: number | null; output: string }
 
-export function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: { cwd?: string; onLine?: (line: string) => void } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    const split = opts.onLine ? lines(opts.onLine) : undefined;
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+      split?.(d);
+    });
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.on('error', (err) => reject(new Error(`cannot run ${cmd}: ${err.message}`)));
     child.on('close', (code) => resolvePromise({ code, output }));
@@ -247,6 +252,8 @@ ${items}
 }
 
 const MARKER = '.complete';
+/** A progress line this often while Maven downloads; BACKENDS_PROGRESS_MS overrides it (tests). */
+const PROGRESS_EVERY_MS = Number(process.env['BACKENDS_PROGRESS_MS'] ?? '') || 5_000;
 
 /**
  * Copies the runtime jars of `deps` into the shared cache dir `<cache>/<id>/`.
@@ -265,11 +272,14 @@ export async function fetchJars(id: string, deps: Artifact[], log: Log): Promise
   await writeFile(join(work, 'pom.xml'), pomFor(id, deps));
   log(`fetching ${id} from Maven Central into ${dir} (first time only)`);
   const started = Date.now();
+  // Not -q: the transfer lines are what the progress is read from (batch mode prints one per finished file).
+  const progress = new MavenProgress();
+  const ticker = setInterval(() => log(progress.line(id, (Date.now() - started) / 1000)), PROGRESS_EVERY_MS);
   const { code, output } = await run('mvn', [
-    '-q', '-B', '-f', join(work, 'pom.xml'),
+    '-B', '-Dstyle.color=never', '-f', join(work, 'pom.xml'),
     'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies',
     `-DoutputDirectory=${jars}`, '-DincludeScope=runtime',
-  ]);
+  ], { onLine: (line) => progress.feed(line) }).finally(() => clearInterval(ticker));
   const copied = (await readdir(jars)).filter((f) => f.endsWith('.jar'));
   if (code !== 0 || copied.length === 0) {
     await rm(work, { recursive: true, force: true });
@@ -285,7 +295,8 @@ export async function fetchJars(id: string, deps: Artifact[], log: Log): Promise
     if (!(await exists(join(dir, MARKER)))) throw err;
   }
   await rm(work, { recursive: true, force: true });
-  log(`fetched ${copied.length} jars for ${id} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const downloaded = progress.files > 0 ? `, ${(progress.bytes / 1e6).toFixed(1)} MB downloaded` : '';
+  log(`fetched ${copied.length} jars for ${id} in ${((Date.now() - started) / 1000).toFixed(1)} s${downloaded}`);
   return dir;
 }
 

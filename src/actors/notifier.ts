@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { ChatMessage, MessageEvent, RoomId } from '../chat/model.ts';
+import type { ChatMessage, DeviceId, Membership, MessageEvent, RoomId, User, UserId } from '../chat/model.ts';
+import { defaultTitle } from '../chat/rooms.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
 import type { PushNotification, Pusher } from '../infra/ports/push.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
@@ -21,12 +22,23 @@ export interface NotifierDeps {
   coalesceMs: number;
 }
 
+/** Who a push goes to, and what this recipient calls the room. */
+interface Target {
+  token: string;
+  userId: UserId;
+  deviceId: DeviceId;
+  /** The notification title: the room's title for this member (group rooms), the sender's nickname (1:1). */
+  title: string;
+  /** Group room: the body names the sender, since the title does not. */
+  group: boolean;
+}
+
 /** A device's push state for one room within the coalescing window. */
 interface Window {
   openedAt: number;
   /** Messages that arrived after the push that opened the window. */
   held: ChatMessage[];
-  target: Omit<PushNotification, 'title' | 'body' | 'data'>;
+  target: Target;
 }
 
 interface NotifierState {
@@ -36,13 +48,22 @@ interface NotifierState {
   flushTimer?: NodeJS.Timeout;
 }
 
+/** A room's members as one batch of messages sees them (muted flags, titles), read once per batch. */
+interface RoomContext {
+  members: Map<UserId, Membership>;
+  users?: Array<Pick<User, 'userId' | 'nickname'>>;
+}
+
 const FILE_BODY = 'sent a file';
 
-function notification(target: Window['target'], message: ChatMessage, count = 1): PushNotification {
-  const body = message.messageType === 'FILE' ? FILE_BODY : message.contents;
+function notification(target: Target, message: ChatMessage, count = 1): PushNotification {
+  const text = message.messageType === 'FILE' ? FILE_BODY : message.contents;
+  const body = target.group ? `${message.nickname}: ${text}` : text;
   return {
-    ...target,
-    title: message.nickname,
+    token: target.token,
+    userId: target.userId,
+    deviceId: target.deviceId,
+    title: target.title,
     body: count > 1 ? `${body} (+${count - 1} more)` : body,
     data: { type: 'message', roomId: message.roomId, messageId: message.messageId, senderId: message.senderId, count: String(count) },
   };
@@ -50,9 +71,11 @@ function notification(target: Window['target'], message: ChatMessage, count = 1)
 
 /**
  * Pushes each message to the room members who are not in the room: members − present − sender,
- * one set difference in the presence store. Runs on the notifier consumer group, so each message
- * is handled once across the cluster and never on the delivery path. Bursts are coalesced: the
- * first message of a window is pushed at once, later ones in one summary when the window ends.
+ * one set difference in the presence store, less the members who muted the room. Runs on the
+ * notifier consumer group, so each message is handled once across the cluster and never on the
+ * delivery path. Bursts are coalesced: the first message of a window is pushed at once, later
+ * ones in one summary when the window ends. Only devices with a registered token get pushes, and
+ * signing out, revocation and leaving delete the token (AccountService), so they get none.
  */
 export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
   const log = deps.logger.child({ component: 'notifier' });
@@ -63,6 +86,23 @@ export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
       await deps.presence.setMembers(roomId, (await deps.store.members(roomId)).map((m) => m.userId));
     }
     return deps.presence.absentMembers(roomId, senderId);
+  }
+
+  async function roomContext(cache: Map<RoomId, RoomContext>, roomId: RoomId): Promise<RoomContext> {
+    let context = cache.get(roomId);
+    if (!context) {
+      context = { members: new Map((await deps.store.members(roomId)).map((m) => [m.userId, m])) };
+      cache.set(roomId, context);
+    }
+    return context;
+  }
+
+  /** FlameTalk's rule: a 1:1 room is titled by who wrote; a group room by its title as this member sees it. */
+  async function targetTitle(context: RoomContext, recipient: Membership, message: ChatMessage): Promise<string> {
+    if (context.members.size <= 2) return message.nickname;
+    if (recipient.title) return recipient.title;
+    context.users ??= await deps.store.getUsers([...context.members.keys()]);
+    return defaultTitle(recipient.userId, context.users);
   }
 
   async function push(notifications: PushNotification[]): Promise<void> {
@@ -91,14 +131,23 @@ export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
   async function onMessages(state: NotifierState, messages: ChatMessage[]): Promise<void> {
     const now = Date.now();
     const outgoing: PushNotification[] = [];
+    const rooms = new Map<RoomId, RoomContext>();
     for (const message of messages) {
       if (state.pushed.has(message.messageId)) continue;
       state.pushed.add(message.messageId);
       if (state.pushed.size > 10_000) state.pushed.delete(state.pushed.values().next().value!);
       const absent = await absentMembers(message.roomId, message.senderId);
       if (absent.length === 0) continue;
-      for (const token of await deps.store.deviceTokens(absent)) {
-        const target = { token: token.token, userId: token.userId, deviceId: token.deviceId };
+      const context = await roomContext(rooms, message.roomId);
+      // The store decides who is still a member (the mirror may lag) and who muted the room.
+      const recipients = absent.filter((userId) => context.members.get(userId)?.muted === false);
+      if (recipients.length === 0) continue;
+      for (const token of await deps.store.deviceTokens(recipients)) {
+        const membership = context.members.get(token.userId)!;
+        const target: Target = {
+          token: token.token, userId: token.userId, deviceId: token.deviceId,
+          title: await targetTitle(context, membership, message), group: context.members.size > 2,
+        };
         if (deps.coalesceMs === 0) {
           outgoing.push(notification(target, message));
           continue;
@@ -116,15 +165,30 @@ export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
     await push(outgoing);
   }
 
+  /** Of the summaries due, those whose device still has this token and whose member has not muted the room since. */
+  async function stillWanted(due: Window[]): Promise<Window[]> {
+    if (due.length === 0) return due;
+    const tokens = await deps.store.deviceTokens([...new Set(due.map((w) => w.target.userId))]);
+    const registered = new Set(tokens.map((t) => `${t.userId}\t${t.deviceId}\t${t.token}`));
+    const wanted: Window[] = [];
+    for (const window of due) {
+      const { userId, deviceId, token } = window.target;
+      if (!registered.has(`${userId}\t${deviceId}\t${token}`)) continue;
+      const membership = await deps.store.getMembership(window.held[0]!.roomId, userId);
+      if (membership && !membership.muted) wanted.push(window);
+    }
+    return wanted;
+  }
+
   async function flush(state: NotifierState): Promise<void> {
     const now = Date.now();
-    const outgoing: PushNotification[] = [];
+    const due: Window[] = [];
     for (const [key, window] of state.windows) {
       if (now - window.openedAt < deps.coalesceMs) continue;
       state.windows.delete(key);
-      const last = window.held.at(-1);
-      if (last) outgoing.push(notification(window.target, last, window.held.length));
+      if (window.held.length > 0) due.push(window);
     }
+    const outgoing = (await stillWanted(due)).map((w) => notification(w.target, w.held.at(-1)!, w.held.length));
     await push(outgoing);
   }
 

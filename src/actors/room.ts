@@ -7,7 +7,7 @@ import { compareIds } from '../chat/snowflake.ts';
 import type { FeedEntry, FeedHandler, FeedSubscription } from '../infra/ports/feed.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
 import type { Metrics } from '../metrics.ts';
-import type { ServerFrame } from '../ws/native-protocol.ts';
+import type { Ref, ServerFrame } from '../ws/native-protocol.ts';
 import type { RoomDirectory } from './room-directory.ts';
 import { RoomOrder } from './room-order.ts';
 import type { ActorRef, ActorRuntime, Behavior } from './runtime.ts';
@@ -23,14 +23,14 @@ export interface LocalMember {
 
 interface Joining {
   member: LocalMember;
-  ref?: string;
+  ref?: Ref;
   since?: MessageId;
 }
 
 export type RoomMessage =
-  | { type: 'join'; member: LocalMember; ref?: string; since?: MessageId }
+  | { type: 'join'; member: LocalMember; ref?: Ref; since?: MessageId }
   /** `reply` is false when the socket is gone and nobody waits for `left`. */
-  | { type: 'leave'; connectionId: string; reply: boolean; ref?: string }
+  | { type: 'leave'; connectionId: string; reply: boolean; ref?: Ref }
   /** This node's presence lease lapsed: enter every local member again. */
   | { type: 'reenter' }
   | { type: 'idle' }

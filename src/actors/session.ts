@@ -7,7 +7,7 @@ import type { RoomId } from '../chat/model.ts';
 import type { RoomService } from '../chat/rooms.ts';
 import type { RoomFeed } from '../infra/ports/feed.ts';
 import type { Metrics } from '../metrics.ts';
-import { CLOSE, type ClientCommand, type ServerFrame } from '../ws/native-protocol.ts';
+import { CLOSE, type ClientCommand, type Ref, type ServerFrame } from '../ws/native-protocol.ts';
 import type { RoomDirectory } from './room-directory.ts';
 import type { ActorRef, ActorRuntime, Behavior } from './runtime.ts';
 import type { SocketHandle } from './socket-handle.ts';
@@ -18,8 +18,8 @@ export type SessionMessage =
   | { type: 'command'; command: ClientCommand; receivedAt: number }
   /** The room sent `joined` to the socket itself (in the turn that subscribed it); this marks it joined. */
   | { type: 'joined'; roomId: RoomId }
-  | { type: 'left'; ref?: string; roomId: RoomId }
-  | { type: 'failed'; ref?: string; code: string; message: string; roomId?: RoomId }
+  | { type: 'left'; ref?: Ref; roomId: RoomId }
+  | { type: 'failed'; ref?: Ref; code: string; message: string; roomId?: RoomId }
   /** The user left the room (possibly from another device): this socket is out of it too. */
   | { type: 'removed'; roomId: RoomId }
   | { type: 'kick'; code: number; reason: string }
@@ -56,12 +56,12 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
   const { connectionId } = socket;
 
   const send = (frame: ServerFrame): void => socket.send(JSON.stringify(frame));
-  const fail = (ref: string | undefined, code: string, message: string): void => {
+  const fail = (ref: Ref | undefined, code: string, message: string): void => {
     deps.metrics.framesRejected.labels(code).inc();
     send({ type: 'error', ref, code, message });
   };
 
-  const failWith = (ref: string | undefined, error: unknown): void => {
+  const failWith = (ref: Ref | undefined, error: unknown): void => {
     if (error instanceof ChatError) return fail(ref, error.code, error.message);
     deps.logger.error({ err: error, connectionId }, 'a session command failed');
     fail(ref, 'unavailable', 'the server could not complete this, try again');

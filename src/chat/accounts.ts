@@ -111,6 +111,8 @@ export class AccountService {
     const expiresAt = this.now() + this.options.refreshTtlSeconds * 1000;
     const result = await this.sessions.rotate(parsed.sessionId, hashSecret(parsed.secret), next.hash, expiresAt);
     if (result.outcome === 'reused') {
+      // The session is gone for both holders; its phone must not keep buzzing for a thief's session.
+      await this.forgetPushToken(result.session);
       throw unauthorized('this refresh token was already used: the device was signed out, sign in again', 'refresh_reused');
     }
     if (result.outcome === 'unknown') throw unauthorized('the refresh token is invalid or expired', 'refresh_invalid');
@@ -122,7 +124,8 @@ export class AccountService {
   }
 
   async signOut(sessionId: string): Promise<void> {
-    await this.sessions.revoke(sessionId);
+    const ended = await this.sessions.revoke(sessionId);
+    if (ended) await this.forgetPushToken(ended);
   }
 
   async isEmailAvailable(email: string): Promise<boolean> {
@@ -133,6 +136,8 @@ export class AccountService {
   async leave(userId: UserId): Promise<void> {
     await this.store.updateUser(userId, { leftAt: this.now() });
     for (const session of await this.sessions.sessionsOf(userId)) await this.sessions.revoke(session.sessionId);
+    // Every token, also those of devices whose session already expired: an account that left gets no pushes.
+    for (const token of await this.store.deviceTokens([userId])) await this.store.removeDeviceToken(userId, token.deviceId);
   }
 
   devices(userId: UserId): Promise<DeviceSession[]> {
@@ -143,6 +148,12 @@ export class AccountService {
     const session = (await this.sessions.sessionsOf(userId)).find((s) => s.deviceId === deviceId);
     if (!session) throw notFound('no signed-in device with this id', 'device_not_found');
     await this.sessions.revoke(session.sessionId);
+    await this.forgetPushToken(session);
+  }
+
+  /** A device that is signed out gets no more pushes; it registers its token again after signing in. */
+  private forgetPushToken(session: Pick<DeviceSession, 'userId' | 'deviceId'>): Promise<void> {
+    return this.store.removeDeviceToken(session.userId, session.deviceId);
   }
 
   private async startSession(user: User, deviceId: DeviceId): Promise<SignedIn> {

@@ -19,6 +19,8 @@ export interface RoomDetail {
   hostId: UserId;
   isOpen: boolean;
   inputLock: boolean;
+  /** My membership is muted: no pushes from this room. */
+  muted: boolean;
   createdAt: number;
   members: RoomMember[];
 }
@@ -36,7 +38,7 @@ export interface RoomSummary {
 }
 
 /** FlameTalk's default title: the other members' nicknames. */
-function defaultTitle(viewer: UserId, users: Array<Pick<User, 'userId' | 'nickname'>>): string {
+export function defaultTitle(viewer: UserId, users: Array<Pick<User, 'userId' | 'nickname'>>): string {
   const others = users.filter((u) => u.userId !== viewer).map((u) => u.nickname);
   return others.length > 0 ? others.join(', ') : '(empty room)';
 }
@@ -108,7 +110,7 @@ export class RoomService {
     const users = await this.store.getUsers(members.map((m) => m.userId));
     const nicknames = new Map(users.map((u) => [u.userId, u.nickname]));
     return {
-      roomId, hostId: room.hostId, isOpen: room.isOpen, createdAt: room.createdAt, inputLock: mine.inputLock,
+      roomId, hostId: room.hostId, isOpen: room.isOpen, createdAt: room.createdAt, inputLock: mine.inputLock, muted: mine.muted,
       title: mine.title ?? defaultTitle(userId, users),
       members: members
         .map((m) => ({ userId: m.userId, nickname: nicknames.get(m.userId) ?? '', joinedAt: m.joinedAt }))

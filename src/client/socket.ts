@@ -18,7 +18,7 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 type Reply = Exclude<ServerFrame, { type: 'message' | 'typing' | 'read' | 'presence' }>;
-type Command = ClientCommand extends infer C ? (C extends { ref?: string } ? Omit<C, 'ref'> : never) : never;
+type Command = ClientCommand extends infer C ? (C extends { ref?: unknown } ? Omit<C, 'ref'> : never) : never;
 
 interface Pending {
   resolve(frame: Reply): void;

@@ -113,6 +113,16 @@ export const SETTINGS = {
     description: 'Reverse proxies (addresses, CIDRs, or loopback/linklocal/uniquelocal) whose X-Forwarded-For names the client address for the HTTP limits. Unset: the socket address counts',
   },
 
+  corsOrigins: {
+    env: 'CORS_ORIGINS', type: 'array', itemPattern: '^(https?://[^\\s/,]+|\\*)$',
+    description: 'Web origins (scheme://host[:port], comma-separated, or *) whose browsers may call the HTTP API; a preflight from any other origin gets 403. Unset: no cross-origin access',
+  },
+  metricsPort: {
+    env: 'METRICS_PORT', type: 'integer', minimum: 0, maximum: 65535,
+    description: 'Serve /metrics on this port (0 picks a free one) and not on the public HTTP port. Unset: /metrics on HTTP_PORT',
+  },
+  metricsHost: { env: 'METRICS_HOST', type: 'string', minLength: 1, description: 'Address the METRICS_PORT server listens on. Default: HOST' },
+
   maxFrameBytes: positive('MAX_FRAME_BYTES', 65_536, 'Largest WebSocket frame; a larger one closes the socket with 1009'),
   maxTextLength: positive('MAX_TEXT_LENGTH', 4_000, 'Longest message text, characters'),
   rateLimitPerSecond: positive('RATE_LIMIT_PER_SECOND', 20, 'Frames per second a connection may send on average'),
@@ -128,6 +138,10 @@ export const SETTINGS = {
   gapSkipMs: positive('GAP_SKIP_MS', 2_000, 'How long before a missing position is given up on (it is delivered late if it comes)'),
   roomIdleMs: positive('ROOM_IDLE_MS', 30_000, 'A room actor with no local sessions stops after this long'),
   presenceLeaseMs: { env: 'PRESENCE_LEASE_MS', type: 'integer', minimum: 1000, default: 30_000, description: 'A dead node\'s presence entries vanish within this bound' },
+  pushNotificationBlock: {
+    env: 'PUSH_NOTIFICATION_BLOCK', type: 'boolean', default: false,
+    description: 'FCM pushes also carry a notification block (title, body) that the phone shows by itself. Off: a data message only (title, body, roomId, messageId, senderId), which the FlameTalk app renders',
+  },
   pushCoalesceMs: { env: 'PUSH_COALESCE_MS', type: 'integer', minimum: 0, default: 3_000, description: 'One push per device per room within this window; later messages update the count' },
   shutdownTimeoutMs: positive('SHUTDOWN_TIMEOUT_MS', 10_000, 'On SIGTERM, the process exits within this bound'),
   drainBatchSize: positive('DRAIN_BATCH_SIZE', 500, 'On shutdown, clients are told 4200 in batches of this size'),

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ChatError } from '../chat/errors.ts';
+import { corsFor } from './cors.ts';
 import type { HttpDeps } from './deps.ts';
 import { send } from './envelope.ts';
 import { abuseLimits } from './limits/abuse-limits.ts';
@@ -49,6 +50,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       .observe(reply.elapsedTime / 1000);
   });
 
+  await corsFor(app, deps.config.corsOrigins);
   const limits = await abuseLimits(app, deps.config, deps.logger);
   await openApi(app);
 

@@ -1,14 +1,17 @@
 import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
+import { docsPage } from './docs-page.ts';
 
 /** Where the OpenAPI document is served: flametalk's own path, and the one @fastify/swagger-ui reads. */
 export const OPENAPI_PATHS = ['/api/openapi.json', '/docs/json'] as const;
+/** The same document as a web page. */
+export const DOCS_PAGE = '/docs';
 
 /** src/http and dist/http sit at the same depth below package.json. */
 const packageVersion = (): string => (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-const isDocument = (url: string): boolean => (OPENAPI_PATHS as readonly string[]).includes(url);
+const isDocument = (url: string): boolean => url === DOCS_PAGE || (OPENAPI_PATHS as readonly string[]).includes(url);
 
 /** A path's area, for grouping: `/api/chatroom/:id` → `chatroom`, `/healthz` → `ops`. */
 const tagOf = (url: string): string => (isDocument(url) ? 'docs' : url.startsWith('/api/') ? url.split('/')[2]! : 'ops');
@@ -61,4 +64,13 @@ export async function openApi(app: FastifyInstance): Promise<void> {
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { summary: 'This OpenAPI document' } }, async (_request, reply) => reply.type('application/json').send(app.swagger()));
   }
+  // Rendered once, on the first visit: the routes are all registered by then.
+  let page: string | undefined;
+  app.get(DOCS_PAGE, { schema: { summary: 'This API reference as a web page' } }, async (_request, reply) => {
+    page ??= docsPage(app.swagger() as Parameters<typeof docsPage>[0], OPENAPI_PATHS[1]);
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+      .send(page);
+  });
 }

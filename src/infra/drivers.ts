@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isClusterMode } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
@@ -18,6 +17,8 @@ import type { RoomFeed } from './ports/feed.ts';
 import type { NodeIdLease, NodeIdRegistry } from './ports/node-ids.ts';
 import type { PresenceStore } from './ports/presence.ts';
 import type { Pusher } from './ports/push.ts';
+import { anyAccepts, BackendUnreachableError, reach } from './reach.ts';
+import { connectRedis, logRedisErrors } from './redis/client.ts';
 import type { ChatStore } from './ports/store.ts';
 import type { TokenStore } from './ports/tokens.ts';
 
@@ -72,10 +73,10 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       const { RedisDedup } = await import('./redis/dedup.ts');
       const { RedisFeed } = await import('./redis/feed.ts');
       const { RedisNodeIds } = await import('./redis/node-ids.ts');
-      const client = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
-      await client.connect();
+      const redisLog = logger.child({ component: 'redis' });
+      const client = await connectRedis(config.redisUrl, redisLog, 'commands');
       closers.push(() => client.quit());
-      const subscriber = client.duplicate();
+      const subscriber = logRedisErrors(client.duplicate(), redisLog, 'revocations');
       closers.push(() => subscriber.quit());
       const prefix = config.redisPrefix;
       given.presence ??= new RedisPresenceStore(client, { nodeId: nodeName, leaseMs: presenceLeaseFor(config.presenceLeaseMs), prefix });
@@ -87,7 +88,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       given.dedup ??= new RedisDedup(client, { prefix });
       if (!given.feed) {
         // Sharded pub/sub needs a connection of its own in subscriber mode.
-        const feedSubscriber = client.duplicate({ connectionName: `${prefix}feed-${nodeName}` });
+        const feedSubscriber = logRedisErrors(client.duplicate({ connectionName: `${prefix}feed-${nodeName}` }), redisLog, 'feed');
         closers.push(() => feedSubscriber.quit());
         given.feed = new RedisFeed(client, feedSubscriber, { prefix, window: config.feedWindow });
       }
@@ -95,10 +96,17 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       nodeIds = new RedisNodeIds(client, { prefix, owner: nodeName });
     }
     if (config.cassandraContactPoints && !given.store) {
-      const { CassandraStore } = await import('./cassandra/store.ts');
+      const { CassandraStore, CassandraUnreachableError } = await import('./cassandra/store.ts');
+      const contactPoints = config.cassandraContactPoints;
       given.store = await CassandraStore.connect({
-        contactPoints: config.cassandraContactPoints, keyspace: config.cassandraKeyspace,
+        contactPoints, keyspace: config.cassandraKeyspace,
         localDataCenter: config.cassandraLocalDataCenter, replicationFactor: config.cassandraReplicationFactor, logger,
+      }).catch((error: unknown) => {
+        // Only a failed connection is "could not reach"; a keyspace or migration failure keeps its own message.
+        if (error instanceof CassandraUnreachableError) {
+          throw new BackendUnreachableError('Cassandra', contactPoints.join(','), 'CASSANDRA_CONTACT_POINTS', error.reason, { cause: error });
+        }
+        throw error;
       });
       const store = given.store;
       openedDrivers.push(store);
@@ -106,7 +114,10 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
     }
     if (config.kafkaBrokers && !given.bus) {
       const { KafkaBus } = await import('./kafka/bus.ts');
-      given.bus = await KafkaBus.connect({
+      const where = { backend: 'Kafka', address: config.kafkaBrokers.join(','), variable: 'KAFKA_BROKERS' } as const;
+      await reach(where, () => anyAccepts(config.kafkaBrokers!));
+      let abandoned = false;
+      const connecting = KafkaBus.connect({
         brokers: config.kafkaBrokers, topic: config.kafkaTopic, partitions: config.kafkaPartitions,
         replicationFactor: config.kafkaReplicationFactor, clientId: `flametalk-${nodeName}`, logger,
         // Consumer groups are named after the topic: deployments that share a Kafka cluster but not a
@@ -114,7 +125,14 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
         // own topic's partitions, so the other deployment's members would get none of theirs).
         groupPrefix: `${config.kafkaTopic}.`,
       });
-      const bus = given.bus;
+      // kafkajs retries for longer than a start may take; a bus that connects after the deadline is closed again.
+      void connecting.then((late) => (abandoned ? late.close() : undefined), () => undefined);
+      const bus = await reach(where, () => connecting, {
+        abandon: () => {
+          abandoned = true;
+        },
+      });
+      given.bus = bus;
       openedDrivers.push(bus);
       probes.kafka = () => bus.lag();
     }
@@ -123,6 +141,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       const { LoopbackAgent } = await import('./fcm/loopback-agent.ts');
       given.pusher = new FcmPusher({
         serviceAccountPath: config.fcmServiceAccount,
+        notificationBlock: config.pushNotificationBlock,
         ...(config.fcmLoopbackPort ? { httpAgent: new LoopbackAgent(config.fcmLoopbackPort) } : {}),
       });
     }

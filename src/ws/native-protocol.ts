@@ -4,7 +4,15 @@ import { MESSAGE_TYPES } from '../chat/model.ts';
 
 /** The native protocol (SPEC §5.1): one JSON object per text frame, each command validated by a compiled schema. */
 
-const ref = { type: 'string', maxLength: 64 } as const;
+/** A client's correlation id: a string (≤ 64 chars) or a number, echoed back exactly as it came. */
+export type Ref = string | number;
+const MAX_REF_LENGTH = 64;
+// The bounds keep out 1e999, which JSON.parse reads as Infinity and JSON.stringify would echo as null.
+const ref = { anyOf: [{ type: 'string', maxLength: MAX_REF_LENGTH }, { type: 'number', minimum: -Number.MAX_VALUE, maximum: Number.MAX_VALUE }] } as const;
+
+/** A ref that can be echoed: an error for a frame whose ref is readable carries it, so the client waiting on it is answered. */
+const readableRef = (value: unknown): value is Ref =>
+  (typeof value === 'string' && value.length <= MAX_REF_LENGTH) || (typeof value === 'number' && Number.isFinite(value));
 const roomId = { type: 'string', pattern: '^[0-9]{1,19}$' } as const;
 const messageId = roomId;
 
@@ -31,12 +39,12 @@ const SCHEMAS = {
 } as const;
 
 export type ClientCommand =
-  | { type: 'join'; ref?: string; roomId: string; since?: string }
-  | { type: 'leave'; ref?: string; roomId: string }
-  | { type: 'send'; ref?: string; roomId: string; clientMsgId: string; messageType: 'TALK' | 'FILE'; contents: string; fileUrl?: string }
-  | { type: 'typing'; ref?: string; roomId: string }
-  | { type: 'read'; ref?: string; roomId: string; messageId: string }
-  | { type: 'ping'; ref?: string };
+  | { type: 'join'; ref?: Ref; roomId: string; since?: string }
+  | { type: 'leave'; ref?: Ref; roomId: string }
+  | { type: 'send'; ref?: Ref; roomId: string; clientMsgId: string; messageType: 'TALK' | 'FILE'; contents: string; fileUrl?: string }
+  | { type: 'typing'; ref?: Ref; roomId: string }
+  | { type: 'read'; ref?: Ref; roomId: string; messageId: string }
+  | { type: 'ping'; ref?: Ref };
 
 export type CommandType = ClientCommand['type'];
 
@@ -47,12 +55,13 @@ const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([type, schema
 export interface ProtocolError {
   code: 'bad_json' | 'bad_frame' | 'unknown_type';
   message: string;
-  ref?: string;
+  ref?: Ref;
 }
 
 function explain(error: ErrorObject | undefined): string {
   if (!error) return 'invalid frame';
   const field = error.instancePath.slice(1).replaceAll('/', '.');
+  if (field === 'ref') return `ref must be a string of at most ${MAX_REF_LENGTH} characters or a number`;
   if (error.keyword === 'additionalProperties') {
     return `unknown field "${(error.params as { additionalProperty: string }).additionalProperty}"`;
   }
@@ -72,7 +81,7 @@ export function parseCommand(text: string): { command: ClientCommand } | { error
     return { error: { code: 'bad_json', message: 'a frame must be one JSON object' } };
   }
   const frame = value as { type?: unknown; ref?: unknown };
-  const echo = typeof frame.ref === 'string' && frame.ref.length <= 64 ? { ref: frame.ref } : {};
+  const echo = readableRef(frame.ref) ? { ref: frame.ref } : {};
   const validate = typeof frame.type === 'string' && Object.hasOwn(validators, frame.type) ? validators[frame.type] : undefined;
   if (!validate) {
     return { error: { code: 'unknown_type', message: `unknown frame type ${JSON.stringify(frame.type) ?? 'undefined'}`, ...echo } };
@@ -83,15 +92,15 @@ export function parseCommand(text: string): { command: ClientCommand } | { error
 
 /** Frames the server sends. */
 export type ServerFrame =
-  | { type: 'joined'; ref?: string; roomId: string; present: string[]; missed: MessageDto[]; recovered: boolean }
-  | { type: 'left'; ref?: string; roomId: string }
-  | { type: 'ack'; ref?: string; clientMsgId: string; messageId: string; createdAt: string }
-  | { type: 'pong'; ref?: string }
+  | { type: 'joined'; ref?: Ref; roomId: string; present: string[]; missed: MessageDto[]; recovered: boolean }
+  | { type: 'left'; ref?: Ref; roomId: string }
+  | { type: 'ack'; ref?: Ref; clientMsgId: string; messageId: string; createdAt: string }
+  | { type: 'pong'; ref?: Ref }
   | { type: 'message'; roomId: string; message: MessageDto }
   | { type: 'typing'; roomId: string; userId: string }
   | { type: 'read'; roomId: string; userId: string; messageId: string }
   | { type: 'presence'; roomId: string; event: 'enter' | 'exit'; userId: string }
-  | { type: 'error'; ref?: string; code: string; message: string };
+  | { type: 'error'; ref?: Ref; code: string; message: string };
 
 export const CLOSE = {
   tokenInvalid: 4001,

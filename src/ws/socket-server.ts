@@ -5,7 +5,7 @@ import type { SocketHandle, TopicPublisher } from '../actors/socket-handle.ts';
 import { isPromise, type AuthRequest, type Identity } from '../auth/authenticator.ts';
 import { ChatError } from '../chat/errors.ts';
 import type { Metrics } from '../metrics.ts';
-import { CLOSE, parseCommand } from './native-protocol.ts';
+import { CLOSE, parseCommand, type Ref } from './native-protocol.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { nativeUws, type HttpRequest, type HttpResponse, type TemplatedApp, type WebSocket, type us_listen_socket, type us_socket_context_t } from './uws.ts';
 
@@ -252,7 +252,7 @@ export class SocketServer implements TopicPublisher {
       this.deps.metrics.framesRejected.labels('rate_limited').inc();
       return connection.end(CLOSE.rateLimited, 'rate limit exceeded');
     }
-    const reject = (code: string, message: string, ref?: string): void => {
+    const reject = (code: string, message: string, ref?: Ref): void => {
       this.deps.metrics.framesRejected.labels(code).inc();
       connection.send(JSON.stringify({ type: 'error', ref, code, message }));
     };

@@ -35,6 +35,21 @@ describe('the notifier', () => {
     await sender.close();
   });
 
+  it('drops a pending summary when the device signs out within the window', async () => {
+    const eve = await node.signUp('Eve');
+    const roomId = await node.createRoom(ann, [eve]);
+    await node.request('POST', '/api/device/token', { token: eve.accessToken, body: { deviceToken: 'eve-leaving' } });
+    const sender = await TestSocket.connect(node.wsUrl, ann.accessToken);
+    await sender.join(roomId);
+    for (let i = 0; i < 3; i++) await sender.sendText(roomId, `held ${i}`);
+    const forEve = () => log().sent.filter((p) => p.token === 'eve-leaving');
+    await waitFor(() => forEve().length === 1, 'the first push', 5_000);
+    assert.equal((await node.request('POST', '/api/auth/signout', { token: eve.accessToken })).status, 200);
+    await sleep(1_000);
+    assert.deepEqual(forEve().map((p) => p.body), ['held 0'], 'no summary after signing out');
+    await sender.close();
+  });
+
   it('never pushes to members who are in the room, nor to the sender', async () => {
     const roomId = await node.createRoom(ann, [cat]);
     await node.request('POST', '/api/device/token', { token: cat.accessToken, body: { deviceToken: 'cat-present' } });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { startFakeFcm, type FakeFcm } from '../../src/infra/fcm/fake-server.ts';
+import { startFakeFcm, type FakeFcm } from '../support/fake-fcm.ts';
 import { ProcessCluster, duplicates, fullHistory, percentile, type ProcessNode } from '../support/process-node.ts';
 import type { TestUser } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';

@@ -1,4 +1,4 @@
-import { startFakeFcm } from '../../src/infra/fcm/fake-server.ts';
+import { startFakeFcm } from '../support/fake-fcm.ts';
 import { FcmPusher } from '../../src/infra/fcm/pusher.ts';
 import { pushConformance } from './push.ts';
 
@@ -8,7 +8,8 @@ pushConformance('fcm (firebase-admin against a local FCM fake)', async () => {
   return {
     pusher,
     markUnregistered: (token) => fake.markUnregistered(token),
-    delivered: () => fake.delivered.map(({ token, title, body, data }) => ({ token, title: title ?? '', body: body ?? '', data })),
+    // A data message: title and body travel inside `data`, beside the notification's own fields.
+    delivered: () => fake.delivered.map(({ token, data: { title = '', body = '', ...data } }) => ({ token, title, body, data })),
     close: async () => {
       await pusher.close();
       await fake.close();

@@ -86,6 +86,23 @@ describe('OpenAPI document', () => {
     assert.deepEqual(await response.json(), document);
   });
 
+  it('has a docs page at /docs listing every operation, without scripts', async () => {
+    const response = await fetch(`${node.baseUrl}/docs`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(response.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    const html = await response.text();
+    assert.doesNotMatch(html, /<script/i);
+    assert.match(html, /href="\/docs\/json"/);
+    for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, unknown>>)) {
+      for (const method of Object.keys(item).filter((m) => ['get', 'post', 'put', 'delete'].includes(m))) {
+        const escaped = path.replaceAll('{', '\\{').replaceAll('}', '\\}');
+        assert.match(html, new RegExp(`<code>${method.toUpperCase()}</code></td><td><code>${escaped}</code>`), `${method} ${path}`);
+      }
+    }
+    assert.match(html, /<code>muted\?<\/code>: boolean/, 'body fields are listed, optional ones marked');
+  });
+
   it('does not need a token, and authenticated routes still do', async () => {
     assert.equal((await fetch(`${node.baseUrl}/api/openapi.json`, { headers: { authorization: 'Bearer nonsense' } })).status, 200);
     assert.equal((await node.request('GET', '/api/chatroom')).status, 401);

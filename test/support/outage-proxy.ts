@@ -19,6 +19,11 @@ export class OutageProxy {
     return socket;
   };
 
+  /** The port the proxy listens on (after the first up()). */
+  get listenPort(): number {
+    return this.port;
+  }
+
   async up(): Promise<void> {
     const server = net.createServer((client) => {
       const upstream = net.connect(this.target);

@@ -74,6 +74,49 @@ describe('bad input on the native protocol', () => {
     await socket.close();
   });
 
+  it('takes a ref as a string or a number and echoes it exactly as sent', async () => {
+    const socket = await TestSocket.connect(node.wsUrl, ann.accessToken);
+    /** Sends raw text and returns the raw text of the reply carrying `match` as its ref. */
+    const exchange = async (raw: string, match: unknown): Promise<Record<string, unknown>> => {
+      const reply = socket.next((f) => f.ref === match);
+      socket.send(raw);
+      return reply;
+    };
+    assert.deepEqual(await exchange('{"type":"ping","ref":7}', 7), { type: 'pong', ref: 7 });
+    assert.deepEqual(await exchange('{"type":"ping","ref":0}', 0), { type: 'pong', ref: 0 });
+    assert.deepEqual(await exchange('{"type":"ping","ref":"7"}', '7'), { type: 'pong', ref: '7' }, 'a string stays a string');
+    const joined = await exchange(`{"type":"join","ref":12.5,"roomId":"${roomId}"}`, 12.5);
+    assert.equal(joined.type, 'joined');
+    const ack = await exchange(`{"type":"send","ref":-3,"roomId":"${roomId}","clientMsgId":"num-ref","messageType":"TALK","contents":"hi"}`, -3);
+    assert.equal(ack.type, 'ack');
+    // Errors found after parsing (by the session and the room) carry a numeric ref too.
+    const notJoined = await exchange(`{"type":"typing","ref":99,"roomId":"${strangersRoom}"}`, 99);
+    assert.deepEqual([notJoined.type, notJoined.code], ['error', 'not_joined']);
+    const notMember = await exchange(`{"type":"join","ref":100,"roomId":"${strangersRoom}"}`, 100);
+    assert.deepEqual([notMember.type, notMember.code], ['error', 'not_member']);
+    await socket.close();
+  });
+
+  it('puts a readable ref on the error for a bad frame, and says what a ref may be', async () => {
+    const socket = await TestSocket.connect(node.wsUrl, ann.accessToken);
+    const errorFor = async (raw: string): Promise<Record<string, unknown>> => {
+      const reply = socket.next((f) => f.type === 'error');
+      socket.send(raw);
+      return reply;
+    };
+    assert.deepEqual(await errorFor('{"type":"join","ref":41}'), { type: 'error', ref: 41, code: 'bad_frame', message: 'missing field "roomId"' });
+    assert.equal((await errorFor('{"type":"dance","ref":42}')).ref, 42);
+    assert.equal((await errorFor('{"type":"send","ref":"s-43","roomId":"1"}')).ref, 's-43');
+    for (const raw of ['{"type":"ping","ref":{"id":1}}', '{"type":"ping","ref":true}', '{"type":"ping","ref":1e999}']) {
+      const error = await errorFor(raw);
+      assert.equal(error.code, 'bad_frame', raw);
+      assert.equal(error.message, 'ref must be a string of at most 64 characters or a number', raw);
+      assert.equal('ref' in error, false, `${raw}: an unreadable ref is not echoed`);
+    }
+    assert.equal((await socket.call({ type: 'ping' })).type, 'pong', 'still connected');
+    await socket.close();
+  });
+
   it('refuses rooms the user may not be in and commands for rooms not joined', async () => {
     const socket = await TestSocket.connect(node.wsUrl, ann.accessToken);
     assert.equal((await socket.call({ type: 'join', roomId: '123456' })).code, 'room_not_found');

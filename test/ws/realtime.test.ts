@@ -59,8 +59,9 @@ describe('realtime over the native protocol', () => {
     const pushes = pushLog().slice(pushesBefore);
     assert.equal(pushes.length, 20, 'one push per message, only for the member not in the room');
     assert.ok(pushes.every((p) => p.token === 'cat-phone-token' && p.userId === cat.userId));
-    assert.equal(pushes[0]!.title, 'Ann');
-    assert.equal(pushes[0]!.body, 'hello 0');
+    // A group room: the title is the room as Cat sees it, the body names the sender.
+    assert.equal(pushes[0]!.title, 'Ann, Bob');
+    assert.equal(pushes[0]!.body, 'Ann: hello 0');
     assert.equal(pushes[0]!.data.roomId, roomId);
 
     const typing = b.next((f) => f.type === 'typing');

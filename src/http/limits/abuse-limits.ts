@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import rateLimit, { normalizeIP, type RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../../infra/redis/client.ts';
 import type { Logger } from 'pino';
 import { ChatError } from '../../chat/errors.ts';
 import type { Config } from '../../config/schema.ts';
@@ -46,9 +46,7 @@ const tooMany = (what: string, ttlMs: number): ChatError => new ChatError(429, '
 
 async function openCounters(settings: LimitSettings, logger: Logger): Promise<Counters> {
   if (!settings.redisUrl) return new MemoryCounters();
-  const client = new Redis(settings.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
-  client.on('error', (error: Error) => logger.warn({ err: error }, 'Redis (HTTP limits) connection error'));
-  await client.connect();
+  const client = await connectRedis(settings.redisUrl, logger.child({ component: 'redis' }), 'HTTP limits');
   return new RedisCounters(client, `${settings.redisPrefix}limits:`);
 }
 

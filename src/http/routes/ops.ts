@@ -11,6 +11,8 @@ export async function opsRoutes(app: FastifyInstance, deps: HttpDeps): Promise<v
     return send(reply, ready ? 200 : 503, ready ? 'ready' : 'a backend is not reachable', backends);
   });
 
+  // With METRICS_PORT set, metrics live on their own port only (see metrics-server.ts).
+  if (deps.config.metricsPort !== undefined) return;
   app.get('/metrics', async (_request, reply) => {
     const text = await deps.metrics.registry.metrics();
     return reply.type(deps.metrics.registry.contentType).send(text);

@@ -43,10 +43,13 @@ export async function roomRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
   app.get<{ Params: { id: string } }>('/api/chatroom/:id', { schema: { params: roomParams('id') } },
     async (request, reply) => ok(reply, 'room', detailDto(await rooms.detail(request.identity.userId, request.params.id))));
 
-  app.put<{ Params: { id: string }; Body: { title?: string | null; inputLock?: boolean } }>('/api/chatroom/:id', {
+  app.put<{ Params: { id: string }; Body: { title?: string | null; inputLock?: boolean; muted?: boolean } }>('/api/chatroom/:id', {
     schema: {
       params: roomParams('id'),
-      body: { ...body({ title: { anyOf: [title, { type: 'null' }] }, inputLock: { type: 'boolean' } }), minProperties: 1 },
+      body: {
+        ...body({ title: { anyOf: [title, { type: 'null' }] }, inputLock: { type: 'boolean' }, muted: { type: 'boolean' } }),
+        minProperties: 1,
+      },
     },
   }, async (request, reply) => {
     const room = await rooms.updateMine(request.identity.userId, request.params.id, request.body);

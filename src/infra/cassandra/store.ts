@@ -107,6 +107,15 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The first connection failed (no contact point answered, or none in the local data center); `reason` says why, per host. */
+export class CassandraUnreachableError extends Error {
+  override readonly name = 'CassandraUnreachableError';
+
+  constructor(message: string, readonly reason: string, cause: unknown) {
+    super(message, { cause });
+  }
+}
+
 /**
  * cassandra-driver 4.10 leaves the control connection's socket open when connect() fails after
  * that socket opened (a wrong data center name, for one), which would keep the process alive.
@@ -156,9 +165,10 @@ export class CassandraStore implements ChatStore {
     } catch (error) {
       closeControlConnection(client);
       await client.shutdown().catch(() => undefined);
-      throw new Error(
+      throw new CassandraUnreachableError(
         `cannot connect to Cassandra at ${contactPoints.join(', ')} (local data center ${localDataCenter}): ${describe(error)}`,
-        { cause: error },
+        describe(error),
+        error,
       );
     }
     try {

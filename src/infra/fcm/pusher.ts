@@ -13,6 +13,10 @@ export interface FcmPusherOptions {
   httpAgent?: Agent;
   /** firebase-admin app name; unique by default so several pushers can live in one process. */
   appName?: string;
+  /** Also send a notification block (title, body), which the phone's OS shows by itself when the app
+   *  is in the background. Default false: a data message only, which FlameTalk's Android app reads
+   *  and renders itself (`title`, `body`, `roomId`, `messageId`, `senderId` in `data`). */
+  notificationBlock?: boolean;
 }
 
 /** FCM rejects a message over 4,096 bytes. We bound the whole serialized request (token included),
@@ -29,8 +33,10 @@ export class FcmPusher implements Pusher {
   readonly maxBatch = 500;
   private readonly app: App;
   private readonly messaging: Messaging;
+  private readonly notificationBlock: boolean;
 
   constructor(options: FcmPusherOptions) {
+    this.notificationBlock = options.notificationBlock ?? false;
     this.app = initializeApp(
       { credential: cert(options.serviceAccountPath, options.httpAgent), httpAgent: options.httpAgent },
       options.appName ?? `flametalk-fcm-${randomUUID()}`,
@@ -52,7 +58,7 @@ export class FcmPusher implements Pusher {
     if (notifications.length > this.maxBatch) throw new RangeError(`at most ${this.maxBatch} notifications per batch`);
     // sendEach refuses an empty array; an empty batch simply has no outcomes.
     if (notifications.length === 0) return [];
-    const { responses } = await this.messaging.sendEach(notifications.map(toMessage));
+    const { responses } = await this.messaging.sendEach(notifications.map((n) => toMessage(n, this.notificationBlock)));
     // The legacy transport turns a failed OAuth token fetch or a dead network into one rejected
     // request per message, so the batch "succeeds" with every message failed by an `app/` error.
     // Only FCM's own answers carry a `messaging/` code; if not one message got an answer, the call failed.
@@ -82,30 +88,46 @@ function outcome(response: SendResponse): PushOutcome {
   }
 }
 
-function toMessage(notification: PushNotification): Message {
-  const message = {
-    token: notification.token,
-    notification: { title: notification.title, body: notification.body },
-    data: notification.data,
-    // Chat messages must reach a dozing Android phone now, not in the next maintenance window.
-    android: { priority: 'high' as const },
-    // 10 = deliver immediately (5 lets iOS batch for power); an alert push type is required for a
-    // visible notification since iOS 13; without a sound the notification arrives silently.
-    apns: { headers: { 'apns-priority': '10', 'apns-push-type': 'alert' }, payload: { aps: { sound: 'default' } } },
+/** The FCM message for one notification: title and body always travel in `data` (what the app
+ *  reads) and, when configured, in a notification block too (what the OS shows by itself). */
+function toMessage(notification: PushNotification, notificationBlock: boolean): Message {
+  const build = (title: string, body: string): Message => {
+    const data = { ...notification.data, title, body };
+    return notificationBlock
+      ? {
+          token: notification.token,
+          notification: { title, body },
+          data,
+          // Chat messages must reach a dozing Android phone now, not in the next maintenance window.
+          android: { priority: 'high' },
+          // 10 = deliver immediately (5 lets iOS batch for power); an alert push type is required for a
+          // visible notification since iOS 13; without a sound the notification arrives silently.
+          apns: { headers: { 'apns-priority': '10', 'apns-push-type': 'alert' }, payload: { aps: { sound: 'default' } } },
+        }
+      : {
+          token: notification.token,
+          data,
+          android: { priority: 'high' },
+          // A data-only message reaches an iOS app as a background push: Apple requires priority 5
+          // and content-available for it; the app then shows the notification itself.
+          apns: { headers: { 'apns-priority': '5', 'apns-push-type': 'background' }, payload: { aps: { 'content-available': 1 } } },
+        };
   };
-  if (requestBytes(message) <= FCM_MESSAGE_LIMIT) return message;
   const { title, body } = notification;
-  // What title and body may take together once everything else (token, data, platform parts) is in.
-  const room = FCM_MESSAGE_LIMIT - requestBytes({ ...message, notification: { title: '', body: '' } });
+  const message = build(title, body);
+  if (requestBytes(message) <= FCM_MESSAGE_LIMIT) return message;
+  // Each byte of title and body is sent once per copy (data, and the notification block when on).
+  const copies = notificationBlock ? 2 : 1;
+  // What one copy of title and body may take together once everything else (token, data, platform parts) is in.
+  const room = Math.floor((FCM_MESSAGE_LIMIT - requestBytes(build('', ''))) / copies);
   // Data alone too big: no cut of the text helps; FCM refuses the message and we report 'failed'.
   if (room < 0) return message;
   // The body gives way first. The title (a room name, but a default group title lists every
   // member) keeps what it needs up to half the room, or more if the body leaves it more.
   const titleBytes = jsonBytes(title);
   const titleBudget = titleBytes <= room / 2 ? titleBytes : Math.max(Math.floor(room / 2), room - jsonBytes(body));
-  message.notification.title = fit(title, titleBudget);
-  message.notification.body = fit(body, room - jsonBytes(message.notification.title));
-  return message;
+  const cutTitle = fit(title, titleBudget);
+  return build(cutTitle, fit(body, room - jsonBytes(cutTitle)));
 }
 
 /** Bytes of the request body firebase-admin sends for this message (`{"message": ...}`, UTF-8 JSON). */

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { LoopbackAgent } from './loopback-agent.ts';
+import { LoopbackAgent } from '../../src/infra/fcm/loopback-agent.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
