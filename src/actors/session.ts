@@ -55,7 +55,7 @@ interface SessionState {
 export function spawnSession(socket: SocketHandle, admission: Promise<SessionIdentity>, deps: SessionDeps): ActorRef<SessionMessage> {
   const { connectionId } = socket;
 
-  const send = (frame: ServerFrame): void => socket.send(JSON.stringify(frame));
+  const send = (frame: ServerFrame): void => socket.reply(frame);
   const fail = (ref: string | undefined, code: string, message: string): void => {
     deps.metrics.framesRejected.labels(code).inc();
     send({ type: 'error', ref, code, message });

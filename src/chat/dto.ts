@@ -10,6 +10,8 @@ export interface MessageDto {
   contents: string;
   fileUrl: string | null;
   createdAt: string;
+  /** System messages (INVITE, ENTER, LEAVE): the users they are about, so clients can render their own text. */
+  userIds?: string[];
 }
 
 export function messageDto(message: ChatMessage): MessageDto {
