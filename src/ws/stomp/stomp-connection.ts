@@ -59,6 +59,12 @@ export class StompConnection extends Connection {
   private readonly live = new Map<string, string>();
   private readonly requested = new Map<string, string>();
   private readonly pending = new Map<string, Pending>();
+  /**
+   * SENDs to a room whose SUBSCRIBE is still being joined wait for it: the room subscribes the
+   * socket to its topic only then, and a client that sends right after subscribing (as FlameTalk's
+   * apps do) expects its own message back.
+   */
+  private readonly held = new Map<string, Array<() => void>>();
   private refs = 0;
   private sendsInFlight = 0;
   private disconnectReceipt: string | undefined | null = null;
@@ -234,6 +240,7 @@ export class StompConnection extends Connection {
     if (this.requested.has(roomId)) return this.fail('this connection already subscribes to that room', CLOSE_PROTOCOL_ERROR, 'bad_frame', receipt);
     this.subscriptions.set(id, roomId);
     this.requested.set(roomId, id);
+    this.held.set(roomId, []);
     this.command({ type: 'join', roomId }, { kind: 'subscribe', receipt, roomId, subscriptionId: id }, performance.now());
   }
 
@@ -273,7 +280,10 @@ export class StompConnection extends Connection {
     const parsed = parseCommand(JSON.stringify(command));
     if ('error' in parsed) return this.fail(parsed.error.message, CLOSE_PROTOCOL_ERROR, parsed.error.code, receipt);
     this.sendsInFlight++;
-    this.command(parsed.command, { kind: 'send', receipt }, receivedAt);
+    const post = (): void => this.command(parsed.command, { kind: 'send', receipt }, receivedAt);
+    const waiting = this.held.get(roomId);
+    if (waiting) waiting.push(post);
+    else post();
   }
 
   private command(command: ClientCommand, pending: Pending, receivedAt: number): void {
@@ -293,6 +303,7 @@ export class StompConnection extends Connection {
       case 'ack':
         if (pending?.kind === 'send') this.sendsInFlight--;
         if (pending?.receipt !== undefined) this.receipt(pending.receipt);
+        if (pending?.kind === 'subscribe') this.release(pending.roomId);
         // Removed from the room elsewhere (the user left it on another device): forget the subscription.
         if (frame.type === 'left' && !pending) this.forgetRoom(frame.roomId);
         this.maybeFinishDisconnect();
@@ -300,6 +311,7 @@ export class StompConnection extends Connection {
       case 'error':
         if (pending?.kind === 'subscribe') this.forgetRoom(pending.roomId);
         if (pending?.kind === 'send') this.sendsInFlight--;
+        this.held.clear();
         return this.fail(frame.message, CLOSE_PROTOCOL_ERROR, frame.code, pending?.receipt);
       default:
         // Typing, read and presence are not part of FlameTalk's STOMP socket; messages come by topic.
@@ -307,7 +319,14 @@ export class StompConnection extends Connection {
     }
   }
 
+  private release(roomId: string): void {
+    const waiting = this.held.get(roomId);
+    this.held.delete(roomId);
+    for (const post of waiting ?? []) post();
+  }
+
   private forgetRoom(roomId: string): void {
+    this.held.delete(roomId);
     const id = this.requested.get(roomId);
     if (id !== undefined) this.subscriptions.delete(id);
     this.requested.delete(roomId);
