@@ -24,6 +24,7 @@ export function messageDto(message: ChatMessage): MessageDto {
     contents: message.contents,
     fileUrl: message.fileUrl,
     createdAt: new Date(message.createdAt).toISOString(),
+    ...(message.userIds ? { userIds: message.userIds } : {}),
   };
 }
 

@@ -48,6 +48,8 @@ export interface ChatMessage {
   contents: string;
   fileUrl: string | null;
   createdAt: number;
+  /** System messages (INVITE, ENTER, LEAVE): the users they are about, so clients can render their own text. Absent otherwise. */
+  userIds?: UserId[];
 }
 
 export interface DeviceToken {
