@@ -35,10 +35,13 @@ export class PresenceConnection extends Connection {
   private refs = 0;
 
   override subscribe(topic: string): void {
+    // Room events (the user's topic) are a native-protocol feature.
+    if (!topic.startsWith(ROOM_TOPIC_PREFIX)) return;
     super.subscribe(presenceTopic(topic.slice(ROOM_TOPIC_PREFIX.length)));
   }
 
   override unsubscribe(topic: string): void {
+    if (!topic.startsWith(ROOM_TOPIC_PREFIX)) return;
     super.unsubscribe(presenceTopic(topic.slice(ROOM_TOPIC_PREFIX.length)));
   }
 

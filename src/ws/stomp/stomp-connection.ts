@@ -107,6 +107,8 @@ export class StompConnection extends Connection {
   }
 
   override subscribe(topic: string): void {
+    // Room events (the user's topic) are a native-protocol feature.
+    if (!topic.startsWith(ROOM_TOPIC_PREFIX)) return;
     const roomId = topic.slice(ROOM_TOPIC_PREFIX.length);
     const subscriptionId = this.requested.get(roomId);
     if (subscriptionId === undefined || this.live.has(roomId)) return;
@@ -116,6 +118,7 @@ export class StompConnection extends Connection {
   }
 
   override unsubscribe(topic: string): void {
+    if (!topic.startsWith(ROOM_TOPIC_PREFIX)) return;
     const roomId = topic.slice(ROOM_TOPIC_PREFIX.length);
     const subscriptionId = this.live.get(roomId);
     if (subscriptionId === undefined) return;
