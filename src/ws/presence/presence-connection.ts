@@ -77,12 +77,20 @@ export class PresenceConnection extends Connection {
     if (userId === undefined) return this.reject(400, 'bad_frame', 'userId must be a user id', { type });
     if (roomId === undefined) return this.reject(400, 'bad_frame', 'roomId must be a room id', { type, userId });
     const request: Request = { type, userId, roomId, deviceId };
-    // The token decides who this is; a frame cannot speak for someone else.
-    if (this.identity && userId !== this.identity.userId) return this.reject(403, 'wrong_user', 'userId is not the signed-in user', request);
-    const ref = `p${++this.refs}`;
-    this.pending.set(ref, request);
-    this.tell({ type: 'command', command: type === 'ENTER' ? { type: 'join', ref, roomId } : { type: 'leave', ref, roomId }, receivedAt });
+    // The token decides who this is; a frame cannot speak for someone else. A host's asynchronous
+    // authentication may still be deciding: frames wait for it, in order.
+    const decide = (identity: { userId: string }): void => {
+      if (userId !== identity.userId) return this.reject(403, 'wrong_user', 'userId is not the signed-in user', request);
+      const ref = `p${++this.refs}`;
+      this.pending.set(ref, request);
+      this.tell({ type: 'command', command: type === 'ENTER' ? { type: 'join', ref, roomId } : { type: 'leave', ref, roomId }, receivedAt });
+    };
+    if (this.identity && this.ordered === undefined) decide(this.identity);
+    else this.ordered = (this.ordered ?? Promise.resolve()).then(() => this.admission.then(decide, () => undefined));
   }
+
+  /** Frames waiting for an asynchronous admission, in the order they came. */
+  private ordered: Promise<void> | undefined;
 
   reply(frame: ServerFrame): void {
     const ref = 'ref' in frame ? frame.ref : undefined;
