@@ -11,7 +11,7 @@ export interface StompTestClient {
   errors: IFrame[];
   closed: Promise<{ code: number }>;
   /** Subscribes and collects the parsed bodies of MESSAGE frames. */
-  subscribe(roomId: string, headers?: StompHeaders): { messages: any[]; frames: IMessage[]; unsubscribe(): void };
+  subscribe(roomId: string, headers?: StompHeaders): { id: string; messages: any[]; frames: IMessage[]; unsubscribe(): void };
   /** Publishes to /pub/chat/message and resolves with the RECEIPT (and the time it arrived). */
   send(body: Record<string, unknown>, headers?: StompHeaders): Promise<IFrame>;
   disconnect(): Promise<void>;
@@ -52,7 +52,7 @@ export function connectStomp(url: string, connectHeaders: StompHeaders, options:
         frames.push(message);
         messages.push(JSON.parse(message.body));
       }, headers);
-      return { messages, frames, unsubscribe: () => subscription.unsubscribe() };
+      return { id: subscription.id, messages, frames, unsubscribe: () => subscription.unsubscribe() };
     },
     send(body, headers = {}) {
       const receipt = `r-${++receipts}`;

@@ -45,3 +45,24 @@ describe('STOMP frames', () => {
     assert.equal(encodeFrame('CONNECTED', { version: '1.2', 'heart-beat': '0,0' }), 'CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\0');
   });
 });
+
+describe('STOMP fan-out', () => {
+  it('publishes a message once per distinct subscription id in the room, whatever the number of sockets', async () => {
+    const { StompFanout } = await import('../../src/ws/stomp/fanout.ts');
+    const published: Array<[string, string]> = [];
+    const fanout = new StompFanout((topic, frame) => published.push([topic, frame]));
+    for (let i = 0; i < 1000; i++) fanout.add('7', 'sub-0');
+    fanout.add('7', 'sub-1');
+    fanout.add('8', 'sub-0');
+    const message = { messageId: '42', messageType: 'TALK', senderId: '1', nickname: 'Ann', roomId: '7', contents: 'hi', fileUrl: null, createdAt: '2026-01-01T00:00:00.000Z' };
+    fanout.message('7', message);
+    assert.deepEqual(published.map(([topic]) => topic), ['stomp:7:sub-0', 'stomp:7:sub-1']);
+    assert.match(published[1]![1], /^MESSAGE\ndestination:\/sub\/chat\/room\/7\ncontent-type:application\/json\nsubscription:sub-1\nmessage-id:42\n/);
+    fanout.remove('7', 'sub-1');
+    for (let i = 0; i < 1000; i++) fanout.remove('7', 'sub-0');
+    published.length = 0;
+    fanout.message('7', message);
+    assert.deepEqual(published, [], 'nothing once the room has no STOMP subscriber here');
+    assert.equal(fanout.topics('8'), 1);
+  });
+});

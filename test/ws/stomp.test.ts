@@ -49,11 +49,14 @@ describe('STOMP 1.2 chat socket (@stomp/stompjs)', () => {
     assert.match(body.created_at, /^\d{4}-\d\d-\d\dT/);
     assert.match(body.message_id, /^[0-9]+$/);
     assert.equal(subA.frames[0]!.headers['destination'], `/sub/chat/room/${roomId}`);
-    assert.equal(subA.frames[0]!.headers['subscription'], subA.frames[0]!.headers['subscription'], 'the client\'s own subscription id');
+    assert.equal(subA.frames[0]!.headers['subscription'], subA.id, 'the client\'s own subscription id');
 
+    // A client's own ENTER is answered and not stored: the server posts system messages itself.
+    assert.ok(await a.send({ type: 'ENTER', room_id: roomId, sender_id: ann.userId, nickname: 'Ann', contents: '' }));
     const file = await a.send({ type: 'FILE', room_id: roomId, contents: 'photo.jpg', file_url: 'https://files.example.com/photo.jpg' });
     assert.ok(file);
     await waitFor(() => subB.messages.length === 2, 'the FILE message');
+    assert.equal(subB.messages[1].message_type, 'FILE', 'nothing stored for the ENTER');
     assert.equal(subB.messages[1].file_url, 'https://files.example.com/photo.jpg');
     await Promise.all([a.disconnect(), b.disconnect()]);
   });

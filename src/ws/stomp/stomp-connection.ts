@@ -264,13 +264,13 @@ export class StompConnection extends Connection {
       return this.fail('type must be TALK, FILE, ENTER or INVITE', CLOSE_PROTOCOL_ERROR, 'bad_frame', receipt);
     }
     if (typeof roomId !== 'string' || !/^[0-9]{1,19}$/.test(roomId)) return this.fail('room_id must be a room id', CLOSE_PROTOCOL_ERROR, 'bad_frame', receipt);
-    if (!this.requested.has(roomId)) return this.fail(`subscribe to /sub/chat/room/${roomId} before sending to it`, CLOSE_PROTOCOL_ERROR, 'not_joined', receipt);
     // FlameTalk's apps announced ENTER and INVITE themselves; here the server posts those system
     // messages when membership really changes, so a client cannot fake them: accepted, not stored.
     if (type === 'ENTER' || type === 'INVITE') {
       if (receipt !== undefined) this.receipt(receipt);
       return;
     }
+    if (!this.requested.has(roomId)) return this.fail(`subscribe to /sub/chat/room/${roomId} before sending to it`, CLOSE_PROTOCOL_ERROR, 'not_joined', receipt);
     // sender_id and nickname in the body are ignored: the session sends as the authenticated user.
     const fileUrl = body['file_url'];
     const command = {
