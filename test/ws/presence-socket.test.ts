@@ -71,7 +71,7 @@ describe('presence socket /presence', () => {
     const cases: Array<[unknown, number, string]> = [
       ['not json', 400, 'bad_json'],
       [{ type: 'HELLO', userId: eve.userId, roomId }, 400, 'unknown_type'],
-      [{ type: 'ENTER', userId: 'me', roomId }, 400, 'bad_frame'],
+      [{ type: 'ENTER', userId: '', roomId }, 400, 'bad_frame'],
       [{ type: 'ENTER', userId: eve.userId }, 400, 'bad_frame'],
       [{ type: 'ENTER', userId: bob.userId, roomId, deviceId: 'x' }, 403, 'wrong_user'],
       [{ type: 'ENTER', userId: eve.userId, roomId, deviceId: 'x' }, 403, 'not_member'],
@@ -86,5 +86,34 @@ describe('presence socket /presence', () => {
     }
     assert.ok(!(await present()).includes(eve.userId));
     await p.close();
+  });
+
+  it('checks the userId against a host\'s asynchronous authentication too', async () => {
+    const users: Record<string, string> = { alice: 'host-alice', bruno: 'host-bruno' };
+    const hosted = await startNode({
+      authenticate: async ({ headers, query }) => {
+        await new Promise((r) => setTimeout(r, 20));
+        const name = /^Host (\w+)$/.exec(headers['authorization'] ?? '')?.[1] ?? query.get('access_token') ?? '';
+        return users[name] ? { userId: users[name]!, deviceId: 'web', nickname: name } : null;
+      },
+    });
+    try {
+      await hosted.request('GET', '/api/chatroom', { headers: { authorization: 'Host bruno' } });
+      const created = await hosted.request('POST', '/api/chatroom', { headers: { authorization: 'Host alice' }, body: { users: ['host-bruno'] } });
+      assert.equal(created.status, 201, created.body.message);
+      const room = created.body.data.roomId as string;
+      const p = await TestSocket.connect(`ws://127.0.0.1:${hosted.server.addresses.wsPort}/presence`, 'alice', 'query');
+      p.send({ type: 'ENTER', userId: 'host-bruno', roomId: room, deviceId: 'web' });
+      p.send({ type: 'ENTER', userId: 'host-alice', roomId: room, deviceId: 'web' });
+      const first = await p.next((f) => f.status !== undefined);
+      assert.equal(first.status, 403);
+      assert.equal(first.data.code, 'wrong_user');
+      const second = await p.next((f) => f.status !== undefined && f !== first);
+      assert.equal(second.status, 200);
+      assert.deepEqual(second.data.present, ['host-alice']);
+      await p.close();
+    } finally {
+      await hosted.stop();
+    }
   });
 });

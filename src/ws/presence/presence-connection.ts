@@ -71,7 +71,9 @@ export class PresenceConnection extends Connection {
     const frame = value as Record<string, unknown>;
     const type = frame['type'];
     if (type !== 'ENTER' && type !== 'EXIT') return this.reject(400, 'unknown_type', 'type must be "ENTER" or "EXIT"');
-    const userId = id(frame['userId']);
+    // A host's own authentication may use any user ids; flametalk's are snowflakes (sent as numbers by some apps).
+    const rawUser = typeof frame['userId'] === 'number' && Number.isSafeInteger(frame['userId']) ? String(frame['userId']) : frame['userId'];
+    const userId = typeof rawUser === 'string' && rawUser.length > 0 && rawUser.length <= 128 ? rawUser : undefined;
     const roomId = id(frame['roomId']);
     const deviceId = typeof frame['deviceId'] === 'string' ? frame['deviceId'].slice(0, 128) : null;
     if (userId === undefined) return this.reject(400, 'bad_frame', 'userId must be a user id', { type });
