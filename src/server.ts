@@ -8,6 +8,7 @@ import { RoomDirectory } from './actors/room-directory.ts';
 import { spawnRoom } from './actors/room.ts';
 import { ActorRuntime } from './actors/runtime.ts';
 import { spawnSession } from './actors/session.ts';
+import { UserFeeds } from './actors/user-feeds.ts';
 import { AccessTokens } from './auth/access-tokens.ts';
 import { admission } from './auth/admission.ts';
 import {
@@ -22,6 +23,7 @@ import { persister } from './chat/persister.ts';
 import { PERSISTER_GROUP } from './chat/recovery.ts';
 import { PresenceKeeper, presenceLeaseFor } from './chat/presence-keeper.ts';
 import { RoomService } from './chat/rooms.ts';
+import { membershipEffects, type SystemMessageLanguage } from './chat/system-messages.ts';
 import { SnowflakeGenerator } from './chat/snowflake.ts';
 import { isClusterMode, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
@@ -135,8 +137,11 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     const accounts = new AccountService(store, tokens, accessTokens, {
       refreshTtlSeconds: config.refreshTokenTtlSeconds, newUserId: () => ids.next(), passwords,
     });
-    const rooms = new RoomService(store, presence, feed, { newRoomId: () => ids.next() });
     const messages = new MessageService({ store, bus, feed, dedup }, ids, config.maxTextLength);
+    const rooms = new RoomService(store, presence, feed, {
+      newRoomId: () => ids.next(),
+      onChange: membershipEffects({ store, feed, messages, language: config.systemMessageLanguage as SystemMessageLanguage, logger }),
+    });
 
     const revoked = new RevokedSessions(config.accessTokenTtlSeconds * 1000);
     const quickAuthenticate = options.authenticate ? customAuthenticator(options.authenticate) : tokenAuthenticator(accessTokens, revoked);
@@ -157,6 +162,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       publisher: socketServer!, recoveryLimit: config.recoveryLimit, recentBytes: config.recentBytes, roomIdleMs: config.roomIdleMs,
       gapRepairMs: config.gapRepairMs, gapSkipMs: config.gapSkipMs,
     }));
+    const userFeeds = new UserFeeds(feed, () => socketServer!, logger);
     const notifier = spawnNotifier({ runtime, presence, store, pusher: ports.pusher, metrics, logger, coalesceMs: config.pushCoalesceMs });
 
     const subscriptions: BusSubscription[] = [];
@@ -172,7 +178,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       openSession: (socket, admitted) => {
         admitted.then((identity) => events.emit('connection', { userId: identity.userId, deviceId: identity.deviceId, connectionId: socket.connectionId }), () => undefined);
         return spawnSession(socket, admitted, {
-          nodeId: name, runtime, rooms: directory, roomService: rooms, messages, feed, metrics, logger, maxJoinedRooms: config.maxJoinedRooms,
+          nodeId: name, runtime, rooms: directory, roomService: rooms, messages, feed, metrics, logger, maxJoinedRooms: config.maxJoinedRooms, userFeeds,
         });
       },
       tell: (session, message) => runtime.tell(session, message),

@@ -161,6 +161,7 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
     const subscribers = deps.publisher.subscribers(topic);
     if (sender?.socket.isOpen) sender.socket.publishToOthers(topic, payload);
     else deps.publisher.publish(topic, payload);
+    deps.publisher.publishCompat?.(roomId, frame);
     deps.metrics.messagesOut.inc();
     deps.metrics.fanout.inc(sender ? Math.max(0, subscribers - 1) : subscribers);
   };
@@ -312,9 +313,9 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
           }
           member.socket.subscribe(topic);
           state.live.add(member.socket.connectionId);
-          member.socket.send(JSON.stringify({
+          member.socket.reply({
             type: 'joined', ref: joining.ref, roomId, present, missed: missed.map(messageDto), recovered: message.recovered,
-          } satisfies ServerFrame));
+          });
           runtime.tell(member.session, { type: 'joined', roomId });
           return state;
         }

@@ -11,6 +11,7 @@ import { CLOSE, type ClientCommand, type Ref, type ServerFrame } from '../ws/nat
 import type { RoomDirectory } from './room-directory.ts';
 import type { ActorRef, ActorRuntime, Behavior } from './runtime.ts';
 import type { SocketHandle } from './socket-handle.ts';
+import { userTopic, type UserFeeds } from './user-feeds.ts';
 
 export type SessionMessage =
   /** First message of every session: waits for the admission checks (revocation, account) to finish. */
@@ -35,6 +36,8 @@ export interface SessionDeps {
   metrics: Metrics;
   logger: Logger;
   maxJoinedRooms: number;
+  /** Room events for this user's sockets (none for a host that does not want them). */
+  userFeeds?: UserFeeds;
 }
 
 export interface SessionIdentity extends Identity {
@@ -46,6 +49,8 @@ interface SessionState {
   identity?: SessionIdentity;
   /** Rooms this connection joined or is joining. */
   joined: Map<RoomId, 'joining' | 'joined'>;
+  /** Attached to the user's room events. */
+  userFeed?: boolean;
 }
 
 /**
@@ -55,7 +60,7 @@ interface SessionState {
 export function spawnSession(socket: SocketHandle, admission: Promise<SessionIdentity>, deps: SessionDeps): ActorRef<SessionMessage> {
   const { connectionId } = socket;
 
-  const send = (frame: ServerFrame): void => socket.send(JSON.stringify(frame));
+  const send = (frame: ServerFrame): void => socket.reply(frame);
   const fail = (ref: Ref | undefined, code: string, message: string): void => {
     deps.metrics.framesRejected.labels(code).inc();
     send({ type: 'error', ref, code, message });
@@ -70,9 +75,19 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
 
   let self: ActorRef<SessionMessage>;
 
+  const detachUserFeed = (state: SessionState): void => {
+    if (state.userFeed && state.identity) deps.userFeeds?.detach(state.identity.userId);
+    state.userFeed = false;
+  };
+
   async function admit(state: SessionState): Promise<void> {
     try {
       state.identity = await admission;
+      if (deps.userFeeds && socket.isOpen) {
+        socket.subscribe(userTopic(state.identity.userId));
+        deps.userFeeds.attach(state.identity.userId);
+        state.userFeed = true;
+      }
     } catch (error) {
       if (error instanceof ChatError) {
         socket.end(error.code === 'token_revoked' ? CLOSE.revoked : CLOSE.tokenInvalid, error.message);
@@ -164,6 +179,7 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
         case 'disconnected':
           for (const roomId of state.joined.keys()) deps.rooms.tell(roomId, { type: 'leave', connectionId, reply: false });
           state.joined.clear();
+          detachUserFeed(state);
           deps.runtime.stop(self);
           break;
       }
@@ -172,6 +188,7 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
     afterStop(state) {
       // Stopped by a crash: the client must not keep a socket nobody serves.
       for (const roomId of state.joined.keys()) deps.rooms.tell(roomId, { type: 'leave', connectionId, reply: false });
+      detachUserFeed(state);
       if (socket.isOpen) socket.end(CLOSE.internal, 'internal error');
     },
   };

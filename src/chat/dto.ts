@@ -10,6 +10,8 @@ export interface MessageDto {
   contents: string;
   fileUrl: string | null;
   createdAt: string;
+  /** System messages (INVITE, ENTER, LEAVE): the users they are about, so clients can render their own text. */
+  userIds?: string[];
 }
 
 export function messageDto(message: ChatMessage): MessageDto {
@@ -22,6 +24,7 @@ export function messageDto(message: ChatMessage): MessageDto {
     contents: message.contents,
     fileUrl: message.fileUrl,
     createdAt: new Date(message.createdAt).toISOString(),
+    ...(message.userIds ? { userIds: message.userIds } : {}),
   };
 }
 

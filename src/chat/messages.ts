@@ -27,6 +27,8 @@ export interface Draft {
   fileUrl?: string | null;
   /** The client's own id for this send; a resend with the same id is not stored twice. */
   clientMsgId?: string;
+  /** System messages: the users the message is about. */
+  userIds?: UserId[];
 }
 
 export interface Posted {
@@ -169,6 +171,7 @@ export class MessageService {
     return {
       messageId, roomId: draft.roomId, senderId: sender.userId, nickname: sender.nickname, messageType: draft.messageType,
       contents: draft.contents, fileUrl: draft.fileUrl ?? null, createdAt: snowflakeTime(messageId),
+      ...(draft.userIds ? { userIds: draft.userIds } : {}),
     };
   }
 

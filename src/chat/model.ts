@@ -48,6 +48,8 @@ export interface ChatMessage {
   contents: string;
   fileUrl: string | null;
   createdAt: number;
+  /** System messages (INVITE, ENTER, LEAVE): the users they are about, so clients can render their own text. Absent otherwise. */
+  userIds?: UserId[];
 }
 
 export interface DeviceToken {
@@ -79,12 +81,23 @@ export type RoomSignal =
   | { kind: 'presence'; roomId: RoomId; userId: UserId; event: 'enter' | 'exit'; origin?: EventOrigin }
   | { kind: 'membership'; roomId: RoomId; userId: UserId; change: 'joined' | 'left' };
 
+/** A room as one member's room list shows it (the title is that member's own). */
+export type RoomView = {
+  roomId: RoomId;
+  title: string;
+  hostId: UserId;
+  isOpen: boolean;
+  memberCount: number;
+};
+
 /** Changes of a user's rooms, for that user's own sockets (room list kept current without polling). */
 export interface UserSignal {
   kind: 'room';
   userId: UserId;
   event: 'added' | 'removed' | 'updated';
   roomId: RoomId;
+  /** The room as this user now sees it; only the id once removed. */
+  room?: RoomView | { roomId: RoomId };
 }
 
 /** Everything that happens in a room, as an embedding host sees it. */

@@ -43,9 +43,19 @@ export function defaultTitle(viewer: UserId, users: Array<Pick<User, 'userId' | 
   return others.length > 0 ? others.join(', ') : '(empty room)';
 }
 
+/** A change of a room's membership or of a member's own settings, after it is stored. */
+export type MembershipChange =
+  | { kind: 'created'; roomId: RoomId; actorId: UserId; userIds: UserId[] }
+  | { kind: 'invited'; roomId: RoomId; actorId: UserId; userIds: UserId[] }
+  | { kind: 'joined'; roomId: RoomId; actorId: UserId }
+  | { kind: 'left'; roomId: RoomId; actorId: UserId }
+  | { kind: 'updated'; roomId: RoomId; actorId: UserId };
+
 export interface RoomOptions {
   newRoomId: () => string;
   now?: () => number;
+  /** Told of every membership change once stored (system messages, room events); awaited, never failing the change. */
+  onChange?: (change: MembershipChange) => Promise<void>;
 }
 
 /** Rooms and membership; keeps the presence store's membership mirror and every node's room actors in step. */
@@ -74,7 +84,26 @@ export class RoomService {
     }));
     await this.store.createRoom(room, members);
     await this.presence.setMembers(room.roomId, members.map((m) => m.userId));
+    await this.changed({ kind: 'created', roomId: room.roomId, actorId: hostId, userIds: invited });
     return this.detail(hostId, room.roomId);
+  }
+
+  /** A member adds users to the room; users already in it are left as they are. */
+  async invite(userId: UserId, roomId: RoomId, userIds: UserId[]): Promise<RoomDetail> {
+    await this.requireMember(userId, roomId);
+    const current = new Set((await this.store.members(roomId)).map((m) => m.userId));
+    const wanted = [...new Set(userIds)].filter((id) => !current.has(id));
+    const found = new Set((await this.store.getUsers(wanted)).filter((u) => u.leftAt === null).map((u) => u.userId));
+    const missing = wanted.findIndex((id) => !found.has(id));
+    if (missing >= 0) throw badRequest(`body/users/${userIds.indexOf(wanted[missing]!)} is not a known user`, 'unknown_user');
+    const now = this.now();
+    for (const invited of wanted) {
+      await this.store.addMember({ roomId, userId: invited, joinedAt: now, title: null, inputLock: false, muted: false });
+      await this.presence.addMember(roomId, invited);
+      await this.feed.signal({ kind: 'membership', roomId, userId: invited, change: 'joined' });
+    }
+    if (wanted.length > 0) await this.changed({ kind: 'invited', roomId, actorId: userId, userIds: wanted });
+    return this.detail(userId, roomId);
   }
 
   /** Joins an open room; joining a room one already belongs to changes nothing. */
@@ -85,6 +114,7 @@ export class RoomService {
       await this.store.addMember({ roomId, userId, joinedAt: this.now(), title: null, inputLock: false, muted: false });
       await this.presence.addMember(roomId, userId);
       await this.feed.signal({ kind: 'membership', roomId, userId, change: 'joined' });
+      await this.changed({ kind: 'joined', roomId, actorId: userId });
     }
     return this.detail(userId, roomId);
   }
@@ -94,12 +124,19 @@ export class RoomService {
     await this.store.removeMember(roomId, userId);
     await this.presence.removeMember(roomId, userId);
     await this.feed.signal({ kind: 'membership', roomId, userId, change: 'left' });
+    await this.changed({ kind: 'left', roomId, actorId: userId });
   }
 
   async updateMine(userId: UserId, roomId: RoomId, patch: MembershipPatch): Promise<RoomDetail> {
     await this.requireMember(userId, roomId);
     await this.store.updateMembership(roomId, userId, patch);
+    await this.changed({ kind: 'updated', roomId, actorId: userId });
     return this.detail(userId, roomId);
+  }
+
+  private async changed(change: MembershipChange): Promise<void> {
+    // The change is stored: what follows from it (system message, room events) must not undo or fail it.
+    await this.options.onChange?.(change).catch(() => undefined);
   }
 
   async detail(userId: UserId, roomId: RoomId): Promise<RoomDetail> {

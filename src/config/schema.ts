@@ -30,7 +30,7 @@ const positive = (env: string, fallback: number, description: string, maximum = 
 export const SETTINGS = {
   host: { env: 'HOST', type: 'string', default: '127.0.0.1', minLength: 1, description: 'Address both servers listen on' },
   httpPort: port('HTTP_PORT', 8080, 'HTTP API port (fastify)'),
-  wsPort: port('WS_PORT', 8081, 'WebSocket port (uWebSockets.js): native protocol at /ws'),
+  wsPort: port('WS_PORT', 8081, 'WebSocket port (uWebSockets.js): native protocol at /ws, STOMP at /stomp/chat, presence at /presence'),
   webAppWsUrl: {
     env: 'WEB_APP_WS_URL', type: 'string', pattern: '^wss?://[^\\s]+$',
     description: 'WebSocket URL the web app at /app connects to (behind a proxy or TLS, e.g. wss://chat.example.com/ws). Default: ws:// on the host of the page, WS_PORT, /ws',
@@ -143,6 +143,14 @@ export const SETTINGS = {
     description: 'FCM pushes also carry a notification block (title, body) that the phone shows by itself. Off: a data message only (title, body, roomId, messageId, senderId), which the FlameTalk app renders',
   },
   pushCoalesceMs: { env: 'PUSH_COALESCE_MS', type: 'integer', minimum: 0, default: 3_000, description: 'One push per device per room within this window; later messages update the count' },
+  stompHeartbeatMs: {
+    env: 'STOMP_HEARTBEAT_MS', type: 'integer', minimum: 0, maximum: 3_600_000, default: 10_000,
+    description: 'STOMP heart-beat the server offers in CONNECTED, both ways (0: none); a client silent for the negotiated interval plus a grace is dropped',
+  },
+  systemMessageLanguage: {
+    env: 'SYSTEM_MESSAGE_LANGUAGE', type: 'string', default: 'ko', enum: ['ko', 'en'],
+    description: 'Language of the text of system messages (INVITE, ENTER, LEAVE); clients may render their own from the user ids they carry',
+  },
   shutdownTimeoutMs: positive('SHUTDOWN_TIMEOUT_MS', 10_000, 'On SIGTERM, the process exits within this bound'),
   drainBatchSize: positive('DRAIN_BATCH_SIZE', 500, 'On shutdown, clients are told 4200 in batches of this size'),
 } as const satisfies Record<string, Setting>;

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import type { MessageDto } from '../chat/dto.ts';
-import { MESSAGE_TYPES } from '../chat/model.ts';
+import { MESSAGE_TYPES, type RoomView } from '../chat/model.ts';
 
 /** The native protocol (SPEC §5.1): one JSON object per text frame, each command validated by a compiled schema. */
 
@@ -100,6 +100,7 @@ export type ServerFrame =
   | { type: 'typing'; roomId: string; userId: string }
   | { type: 'read'; roomId: string; userId: string; messageId: string }
   | { type: 'presence'; roomId: string; event: 'enter' | 'exit'; userId: string }
+  | { type: 'room'; event: 'added' | 'removed' | 'updated'; room: RoomView | { roomId: string } }
   | { type: 'error'; ref?: Ref; code: string; message: string };
 
 export const CLOSE = {

@@ -1,82 +1,14 @@
-import type { Logger } from 'pino';
-import type { SessionMessage, SessionIdentity } from '../actors/session.ts';
-import type { ActorRef } from '../actors/runtime.ts';
-import type { SocketHandle, TopicPublisher } from '../actors/socket-handle.ts';
-import { isPromise, type AuthRequest, type Identity } from '../auth/authenticator.ts';
+import type { TopicPublisher } from '../actors/socket-handle.ts';
+import { presentedToken, type AuthRequest, type Identity } from '../auth/authenticator.ts';
 import { ChatError } from '../chat/errors.ts';
-import type { Metrics } from '../metrics.ts';
-import { CLOSE, parseCommand, type Ref } from './native-protocol.ts';
-import { TokenBucket } from './token-bucket.ts';
+import { Connection, NativeConnection, type ConnectionContext, type SocketServerDeps, type UserData } from './connection.ts';
+import { CLOSE, type ServerFrame } from './native-protocol.ts';
+import { PresenceConnection, presenceFrame, presenceTopic } from './presence/presence-connection.ts';
+import { StompConnection } from './stomp/stomp-connection.ts';
+import { StompFanout } from './stomp/fanout.ts';
 import { nativeUws, type HttpRequest, type HttpResponse, type TemplatedApp, type WebSocket, type us_listen_socket, type us_socket_context_t } from './uws.ts';
 
-export interface SocketLimits {
-  maxFrameBytes: number;
-  maxBufferedBytes: number;
-  idleTimeoutSeconds: number;
-  rateLimitPerSecond: number;
-  rateLimitBurst: number;
-}
-
-export interface SocketServerDeps {
-  logger: Logger;
-  metrics: Metrics;
-  limits: SocketLimits;
-  /** Decides the upgrade; throwing a 401 ChatError refuses it. A promise is settled after the upgrade. */
-  authenticate(request: AuthRequest): Identity | Promise<Identity>;
-  /** The checks that need I/O (revocation, the account), run once the socket is open. */
-  admit(identity: Identity): Promise<SessionIdentity>;
-  openSession(socket: SocketHandle, admission: Promise<SessionIdentity>): ActorRef<SessionMessage>;
-  tell(session: ActorRef<SessionMessage>, message: SessionMessage): void;
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * uWS hands each handler its own copy of the user data object, so state lives in the
- * Connection it points to, never on the user data itself.
- */
-interface UserData {
-  connection: Connection;
-}
-
-let connections = 0;
-
-/** One client socket and its state. */
-class Connection implements SocketHandle {
-  /** Unique on this node (presence entries and event origins also carry the node). */
-  readonly connectionId = (++connections).toString(36);
-  ws: WebSocket<UserData> | undefined;
-  session: ActorRef<SessionMessage> | undefined;
-  /** Known at the upgrade for flametalk's tokens, once admitted for a host's asynchronous auth. */
-  identity: Identity | undefined;
-  admission!: Promise<SessionIdentity>;
-
-  constructor(readonly bucket: TokenBucket) {}
-
-  get isOpen(): boolean {
-    return this.ws !== undefined;
-  }
-
-  send(frame: string): void {
-    this.ws?.send(frame, false);
-  }
-
-  end(code: number, reason: string): void {
-    this.ws?.end(code, reason);
-  }
-
-  subscribe(topic: string): void {
-    this.ws?.subscribe(topic);
-  }
-
-  unsubscribe(topic: string): void {
-    this.ws?.unsubscribe(topic);
-  }
-
-  publishToOthers(topic: string, frame: string): void {
-    this.ws?.publish(topic, frame, false);
-  }
-}
+export type { SocketLimits, SocketServerDeps } from './connection.ts';
 
 function upgradeRequest(req: HttpRequest): AuthRequest {
   return {
@@ -102,29 +34,55 @@ export class SocketServer implements TopicPublisher {
   readonly app: TemplatedApp;
   private readonly connections = new Map<string, Connection>();
   private listenSocket: us_listen_socket | undefined;
-  private readonly expirySweep = setInterval(() => this.closeExpired(), 1_000).unref();
+  private readonly expirySweep: NodeJS.Timeout;
   private draining = false;
   private readonly uws = nativeUws();
+  private readonly context: ConnectionContext;
+  readonly stomp: StompFanout;
 
   constructor(private readonly deps: SocketServerDeps) {
     const { limits, logger } = deps;
     this.app = this.uws.App();
-    this.app.ws<UserData>('/ws', {
-      // uWS drops an oversized frame's connection without a close frame (1006); reading up to 4x
-      // the limit lets the server answer the SPEC's 1009, and anything larger is still cut off.
-      maxPayloadLength: limits.maxFrameBytes * 4,
-      maxBackpressure: limits.maxBufferedBytes,
-      // A client that cannot keep up is cut off instead of growing the server's memory.
-      closeOnBackpressureLimit: 1,
-      idleTimeout: limits.idleTimeoutSeconds,
-      sendPingsAutomatically: true,
-      upgrade: (res, req, context) => this.upgrade(res, req, context),
-      open: (ws) => this.open(ws),
-      message: (ws, data, isBinary) => this.message(ws, data, isBinary),
-      close: (ws, code) => this.close(ws, code),
-    });
-    this.app.any('/*', (res) => refuse(res, '404 Not Found', 'no_route', 'WebSocket endpoint is /ws'));
+    this.context = { deps, publish: (topic, frame) => this.publish(topic, frame) };
+    this.stomp = new StompFanout(this.context.publish);
+    const routes: Array<[string, (context: ConnectionContext) => Connection]> = [
+      ['/ws', (context) => new NativeConnection(context)],
+      // /stomp/chat/websocket is the path FlameTalk's Android app (SockJS-style) uses.
+      ['/stomp/chat', (context) => new StompConnection(context, this.stomp)],
+      ['/stomp/chat/websocket', (context) => new StompConnection(context, this.stomp)],
+      ['/presence', (context) => new PresenceConnection(context)],
+    ];
+    for (const [path, create] of routes) {
+      this.app.ws<UserData>(path, {
+        // uWS drops an oversized frame's connection without a close frame (1006); reading up to 4x
+        // the limit lets the server answer the SPEC's 1009, and anything larger is still cut off.
+        maxPayloadLength: limits.maxFrameBytes * 4,
+        maxBackpressure: limits.maxBufferedBytes,
+        // A client that cannot keep up is cut off instead of growing the server's memory.
+        closeOnBackpressureLimit: 1,
+        idleTimeout: limits.idleTimeoutSeconds,
+        sendPingsAutomatically: true,
+        upgrade: (res, req, context) => this.upgrade(res, req, context, create),
+        open: (ws) => this.open(ws),
+        message: (ws, data, isBinary) => this.message(ws, data, isBinary),
+        close: (ws, code) => this.close(ws, code),
+      });
+    }
+    this.app.any('/*', (res) => refuse(res, '404 Not Found', 'no_route', 'WebSocket endpoints are /ws, /stomp/chat and /presence'));
+    // STOMP heart-beats need a finer sweep than token expiry; still one timer for all sockets.
+    const heartbeat = limits.stompHeartbeatMs ?? 0;
+    const sweepMs = heartbeat > 0 ? Math.max(50, Math.min(1_000, Math.floor(heartbeat / 4))) : 1_000;
+    this.expirySweep = setInterval(() => this.sweep(), sweepMs).unref();
     logger.debug('uWebSockets.js native binary loaded');
+  }
+
+  /** Compatibility protocols' copy of a room event, encoded once per protocol (never per socket). */
+  publishCompat(roomId: string, frame: ServerFrame): void {
+    if (frame.type === 'message') this.stomp.message(roomId, frame.message);
+    else if (frame.type === 'presence') {
+      const topic = presenceTopic(roomId);
+      if (this.app.numSubscribers(topic) > 0) this.app.publish(topic, presenceFrame(roomId, frame.event, frame.userId), false);
+    }
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -196,26 +154,25 @@ export class SocketServer implements TopicPublisher {
    * again at once while its client sees a live socket; uncorked, it warns on every upgrade).
    * So tokens are verified here without I/O and the checks that need I/O run right after open.
    */
-  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, create: (context: ConnectionContext) => Connection): void {
     if (this.draining) return refuse(res, '503 Service Unavailable', 'draining', 'server draining, connect to another node');
-    let outcome: Identity | Promise<Identity>;
-    try {
-      outcome = this.deps.authenticate(upgradeRequest(req));
-    } catch (error) {
-      if (error instanceof ChatError && error.status === 401) return refuse(res, '401 Unauthorized', error.code, error.message);
-      this.deps.logger.error({ err: error }, 'WebSocket authentication failed');
-      return refuse(res, '503 Service Unavailable', 'unavailable', 'try again');
+    const connection = create(this.context);
+    const request = upgradeRequest(req);
+    // STOMP clients usually present their token in CONNECT; an upgrade that carries one is checked now.
+    if (connection.tokenOnUpgrade || presentedToken(request) !== undefined) {
+      try {
+        connection.authenticated(this.deps.authenticate(request));
+      } catch (error) {
+        if (error instanceof ChatError && error.status === 401) return refuse(res, '401 Unauthorized', error.code, error.message);
+        this.deps.logger.error({ err: error }, 'WebSocket authentication failed');
+        return refuse(res, '503 Service Unavailable', 'unavailable', 'try again');
+      }
     }
-    const connection = new Connection(new TokenBucket(this.deps.limits.rateLimitPerSecond, this.deps.limits.rateLimitBurst));
-    if (!isPromise(outcome)) connection.identity = outcome;
-    connection.admission = Promise.resolve(outcome).then((identity) => {
-      connection.identity = identity;
-      return this.deps.admit(identity);
-    });
+    const offered = req.getHeader('sec-websocket-protocol');
     res.upgrade<UserData>(
       { connection },
       req.getHeader('sec-websocket-key'),
-      req.getHeader('sec-websocket-protocol'),
+      connection instanceof StompConnection ? connection.negotiate(offered) : offered,
       req.getHeader('sec-websocket-extensions'),
       context,
     );
@@ -226,18 +183,19 @@ export class SocketServer implements TopicPublisher {
     connection.ws = ws;
     this.connections.set(connection.connectionId, connection);
     this.deps.metrics.connections.inc();
-    connection.session = this.deps.openSession(connection, connection.admission);
+    connection.opened();
   }
 
   /**
    * Closes sockets whose credential expired (4001). One sweep a second over all connections
    * instead of a timer each: a timer costs more memory per idle connection than the check costs CPU.
    */
-  private closeExpired(): void {
+  private sweep(): void {
     const now = Date.now();
     for (const connection of this.connections.values()) {
       const expiresAt = connection.identity?.expiresAt;
       if (expiresAt !== undefined && expiresAt <= now) connection.end(CLOSE.tokenInvalid, 'access token expired');
+      else connection.tick(now);
     }
   }
 
@@ -248,24 +206,7 @@ export class SocketServer implements TopicPublisher {
       this.deps.metrics.framesRejected.labels('too_large').inc();
       return connection.end(CLOSE.tooLarge, 'frame too large');
     }
-    if (!connection.bucket.take()) {
-      this.deps.metrics.framesRejected.labels('rate_limited').inc();
-      return connection.end(CLOSE.rateLimited, 'rate limit exceeded');
-    }
-    const reject = (code: string, message: string, ref?: Ref): void => {
-      this.deps.metrics.framesRejected.labels(code).inc();
-      connection.send(JSON.stringify({ type: 'error', ref, code, message }));
-    };
-    if (isBinary) return reject('bad_frame', 'frames must be text (JSON)');
-    let text: string;
-    try {
-      text = utf8.decode(data);
-    } catch {
-      return reject('bad_frame', 'frame is not valid UTF-8');
-    }
-    const parsed = parseCommand(text);
-    if ('error' in parsed) return reject(parsed.error.code, parsed.error.message, parsed.error.ref);
-    this.deps.tell(connection.session!, { type: 'command', command: parsed.command, receivedAt });
+    connection.receive(data, isBinary, receivedAt);
   }
 
   private close(ws: WebSocket<UserData>, _code: number): void {
@@ -273,6 +214,7 @@ export class SocketServer implements TopicPublisher {
     connection.ws = undefined;
     this.connections.delete(connection.connectionId);
     this.deps.metrics.connections.dec();
+    connection.closed();
     if (connection.session) this.deps.tell(connection.session, { type: 'disconnected' });
   }
 }

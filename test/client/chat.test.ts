@@ -83,7 +83,7 @@ describe('client SDK: two clients chat', () => {
 
     const pages: string[][] = [];
     for await (const page of bobClient.history(room.roomId, { pageSize: 3 })) pages.push(page.messages.map((m) => m.contents));
-    assert.deepEqual(pages, [['m6', 'm5', 'm4'], ['m3', 'm2', 'm1'], ['m0']]);
+    assert.deepEqual(pages, [['m6', 'm5', 'm4'], ['m3', 'm2', 'm1'], ['m0', 'Ann님이 Bob님을 초대했습니다.']], 'ending with the room\'s INVITE');
 
     const afterRead: string[] = [];
     for await (const page of bobClient.history(room.roomId, { after: sent[4]! })) afterRead.push(...page.messages.map((m) => m.contents));

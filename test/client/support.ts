@@ -93,8 +93,9 @@ export function states(client: FlametalkClient): ConnectionState[] {
 }
 
 /** All of a room's history through the SDK's page iterator, oldest first. */
+/** What people sent to the room, oldest first (without the system messages such as the room's INVITE). */
 export async function wholeHistory(client: FlametalkClient, roomId: string): Promise<MessageDto[]> {
   const all: MessageDto[] = [];
   for await (const page of client.history(roomId, { pageSize: 3 })) all.push(...page.messages);
-  return all.reverse();
+  return all.reverse().filter((m) => m.messageType === 'TALK' || m.messageType === 'FILE');
 }

@@ -216,6 +216,20 @@ export function storeConformance(driver: string, makeStore: () => Promise<ChatSt
       assert.equal(await store.countAfter(roomId, undefined, 100), 1);
     });
 
+    it('keeps the user ids of system messages, and gives ordinary messages none', async () => {
+      const roomId = randomUUID();
+      const [plain, invite, leave] = messages(roomId, 3, 1000);
+      const system = [
+        { ...invite!, messageType: 'INVITE' as const, userIds: ['u1', 'u2'] },
+        { ...leave!, messageType: 'LEAVE' as const, userIds: ['u3'] },
+      ];
+      await store.appendMessages([plain!, ...system]);
+      const page = await store.history(roomId, { limit: 10 });
+      assert.deepEqual(page, [plain!, ...system].reverse());
+      assert.equal('userIds' in page[2]!, false, 'no userIds key on an ordinary message');
+      assert.deepEqual(await store.lastMessage(roomId), system[1]);
+    });
+
     it('moves read positions forward only', async () => {
       const roomId = randomUUID();
       const [a, b] = messages(roomId, 2, 1000);

@@ -19,7 +19,7 @@ describe('history over HTTP', () => {
       const result = await node.server.chat.messages.post(sender, { roomId, messageType: 'TALK', contents: `message ${i}` });
       posted.push(result.messageId);
     }
-    await waitFor(async () => (await node.server.ports.store.countAfter(roomId, undefined, 1000)) === 250, 'all 250 persisted');
+    await waitFor(async () => (await node.server.ports.store.countAfter(roomId, undefined, 1000)) === 251, 'all 250 and the INVITE persisted');
   });
   after(() => node.stop());
 
@@ -38,10 +38,14 @@ describe('history over HTTP', () => {
       cursor = nextCursor;
       pages++;
     } while (cursor);
-    assert.equal(pages, 6, 'five full pages and an empty last one');
-    assert.deepEqual(seen.map((m) => m.messageId), [...posted].reverse());
+    assert.equal(pages, 6, 'five full pages and the last with the room\'s INVITE');
+    assert.deepEqual(seen.slice(0, 250).map((m) => m.messageId), [...posted].reverse());
     assert.deepEqual(seen.slice(0, 2).map((m) => m.contents), ['message 249', 'message 248']);
-    const first = seen.at(-1);
+    const invite = seen.at(-1);
+    assert.equal(invite.messageType, 'INVITE');
+    assert.deepEqual(invite.userIds, [bob.userId]);
+    assert.equal(invite.senderId, ann.userId);
+    const first = seen.at(-2);
     assert.deepEqual(Object.keys(first).sort(), ['contents', 'createdAt', 'fileUrl', 'messageId', 'messageType', 'nickname', 'roomId', 'senderId']);
     assert.equal(first.nickname, 'Ann');
     assert.ok(!Number.isNaN(Date.parse(first.createdAt)));
@@ -63,7 +67,7 @@ describe('history over HTTP', () => {
       const rooms = (await node.request('GET', '/api/chatroom', { token: user.accessToken })).body.data as any[];
       return rooms.find((r) => r.roomId === roomId).unreadCount as number;
     };
-    assert.equal(await unread(bob), 250);
+    assert.equal(await unread(bob), 251, 'the INVITE counts like any message');
     await node.server.chat.messages.markRead(bob.userId, roomId, posted[179]!);
     assert.equal(await unread(bob), 70);
     const after = await history(`?lastReadMessageId=${posted[179]}&limit=100`, bob.accessToken);

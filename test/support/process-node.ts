@@ -253,8 +253,11 @@ export class ProcessCluster {
   }
 }
 
-/** A room's whole history through one node's HTTP API, page by page (newest first, as served). */
-export async function fullHistory(node: ApiClient, user: TestUser, roomId: string, pageSize = 100): Promise<Array<Record<string, any>>> {
+/**
+ * A room's whole history through one node's HTTP API, page by page (newest first, as served): what
+ * people sent, without system messages (a room made with others starts with an INVITE) unless asked.
+ */
+export async function fullHistory(node: ApiClient, user: TestUser, roomId: string, pageSize = 100, withSystem = false): Promise<Array<Record<string, any>>> {
   const messages: Array<Record<string, any>> = [];
   let before: string | null | undefined;
   for (let page = 0; ; page++) {
@@ -263,7 +266,7 @@ export async function fullHistory(node: ApiClient, user: TestUser, roomId: strin
     if (response.status !== 200) throw new Error(`history page ${page}: ${response.status} ${response.body.message}`);
     messages.push(...(response.body.data.messages as Array<Record<string, any>>));
     before = response.body.data.nextCursor as string | null;
-    if (!before) return messages;
+    if (!before) return withSystem ? messages : messages.filter((m) => m.messageType === 'TALK' || m.messageType === 'FILE');
     if (page > 10_000) throw new Error('history does not end');
   }
 }

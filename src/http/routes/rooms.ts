@@ -61,6 +61,13 @@ export async function roomRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
     return ok(reply, 'left the room', null);
   });
 
+  app.post<{ Params: { id: string }; Body: { users: string[] } }>('/api/chatroom/:id/invite', {
+    schema: {
+      params: roomParams('id'),
+      body: body({ users: { type: 'array', items: userId, minItems: 1, maxItems: 500 } }, ['users']),
+    },
+  }, async (request, reply) => ok(reply, 'invited', detailDto(await rooms.invite(request.identity.userId, request.params.id, request.body.users))));
+
   app.get<{ Params: { id: string } }>('/api/chatroom/:id/users', { schema: { params: roomParams('id') } },
     async (request, reply) => ok(reply, 'member ids', { userIds: await rooms.memberIds(request.identity.userId, request.params.id) }));
 }

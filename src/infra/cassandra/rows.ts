@@ -88,12 +88,12 @@ export function memberFromRow(row: Row): Membership | undefined {
   };
 }
 
-export const MESSAGE_COLUMNS = 'room_id, bucket, message_id, sender_id, nickname, message_type, contents, file_url, created_at';
+export const MESSAGE_COLUMNS = 'room_id, bucket, message_id, sender_id, nickname, message_type, contents, file_url, created_at, user_ids';
 
 export function messageParams(message: ChatMessage): unknown[] {
   return [
     message.roomId, bucketOf(message.messageId), BigInt(message.messageId), message.senderId, message.nickname,
-    message.messageType, message.contents, message.fileUrl, message.createdAt,
+    message.messageType, message.contents, message.fileUrl, message.createdAt, message.userIds ?? null,
   ];
 }
 
@@ -107,5 +107,7 @@ export function messageFromRow(row: Row): ChatMessage {
     contents: row.get('contents'),
     fileUrl: nullableText(row.get('file_url')),
     createdAt: millis(row.get('created_at')),
+    // Ordinary messages (and every row from before migration 3) have none.
+    ...(row.get('user_ids') ? { userIds: row.get('user_ids') as string[] } : {}),
   };
 }

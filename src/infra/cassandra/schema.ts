@@ -149,6 +149,11 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE rooms_by_user ADD IF NOT EXISTS muted boolean',
     ],
   },
+  {
+    version: 3,
+    description: 'messages.user_ids: the users a system message (INVITE, ENTER, LEAVE) is about',
+    statements: ['ALTER TABLE messages ADD IF NOT EXISTS user_ids list<text>'],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

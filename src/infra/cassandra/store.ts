@@ -72,7 +72,7 @@ const Q = {
   selectMembers: `SELECT ${MEMBER_COLUMNS} FROM room_members WHERE room_id = ?`,
   selectRoomsOfUser: `SELECT ${MEMBER_COLUMNS} FROM rooms_by_user WHERE user_id = ?`,
 
-  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   insertBucket: 'INSERT INTO room_buckets (room_id, bucket) VALUES (?, ?)',
   selectBuckets: 'SELECT bucket FROM room_buckets WHERE room_id = ? AND bucket <= ? AND bucket >= ?',
   selectMessages: `SELECT ${MESSAGE_COLUMNS} FROM messages

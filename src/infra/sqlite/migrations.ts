@@ -113,6 +113,14 @@ CREATE TABLE send_claims (
 CREATE INDEX send_claims_by_expiry ON send_claims (expires_at);
 `,
   },
+  {
+    version: 2,
+    description: 'messages.user_ids: the users a system message (INVITE, ENTER, LEAVE) is about',
+    sql: `
+-- A JSON array of user ids; NULL for ordinary messages.
+ALTER TABLE messages ADD COLUMN user_ids TEXT;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = SQLITE_MIGRATIONS.at(-1)!.version;

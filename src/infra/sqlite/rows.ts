@@ -73,16 +73,17 @@ export function memberParams(member: Membership): Record<string, unknown> {
 
 export interface MessageRow {
   room_id: string; message_id: string; sender_id: string; nickname: string; message_type: string;
-  contents: string; file_url: string | null; created_at: number;
+  contents: string; file_url: string | null; created_at: number; user_ids: string | null;
 }
 
 export const MESSAGE_SELECT = `room_id, CAST(message_id AS TEXT) AS message_id, sender_id, nickname, message_type,
-  contents, file_url, created_at`;
+  contents, file_url, created_at, user_ids`;
 
 export function messageFromRow(row: MessageRow): ChatMessage {
   return {
     messageId: row.message_id, roomId: row.room_id, senderId: row.sender_id, nickname: row.nickname,
     messageType: row.message_type as MessageType, contents: row.contents, fileUrl: row.file_url, createdAt: row.created_at,
+    ...(row.user_ids === null ? {} : { userIds: JSON.parse(row.user_ids) as string[] }),
   };
 }
 
@@ -91,5 +92,6 @@ export function messageParams(message: ChatMessage): Record<string, unknown> {
   return {
     room_id: message.roomId, message_id: idParam(message.messageId), sender_id: message.senderId, nickname: message.nickname,
     message_type: message.messageType, contents: message.contents, file_url: message.fileUrl, created_at: message.createdAt,
+    user_ids: message.userIds ? JSON.stringify(message.userIds) : null,
   };
 }

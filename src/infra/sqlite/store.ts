@@ -49,8 +49,8 @@ function statements(db: SqliteDatabase) {
     selectMembers: p(`SELECT ${MEMBER_COLUMNS} FROM room_members WHERE room_id = ?`),
     selectRoomsOf: p(`SELECT ${MEMBER_COLUMNS} FROM room_members WHERE user_id = ?`),
 
-    upsertMessage: p(`INSERT OR REPLACE INTO messages (room_id, message_id, sender_id, nickname, message_type, contents, file_url, created_at)
-      VALUES (@room_id, @message_id, @sender_id, @nickname, @message_type, @contents, @file_url, @created_at)`),
+    upsertMessage: p(`INSERT OR REPLACE INTO messages (room_id, message_id, sender_id, nickname, message_type, contents, file_url, created_at, user_ids)
+      VALUES (@room_id, @message_id, @sender_id, @nickname, @message_type, @contents, @file_url, @created_at, @user_ids)`),
     // Keyset paging on the primary key (room_id, message_id): no OFFSET, each page one index range.
     selectHistory: p(`SELECT ${MESSAGE_SELECT} FROM messages
       WHERE room_id = ? AND message_id BETWEEN ? AND ? ORDER BY message_id DESC LIMIT ?`),
