@@ -22,6 +22,8 @@ import { persister } from './chat/persister.ts';
 import { PERSISTER_GROUP } from './chat/recovery.ts';
 import { PresenceKeeper, presenceLeaseFor } from './chat/presence-keeper.ts';
 import { RoomService } from './chat/rooms.ts';
+import { PeopleService } from './people/people.ts';
+import { BlockList } from './people/blocks.ts';
 import { SnowflakeGenerator } from './chat/snowflake.ts';
 import { isClusterMode, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
@@ -64,7 +66,7 @@ export interface ChatServer {
   readonly events: EventEmitter<ChatServerEvents>;
   /** Available after start(). */
   readonly ports: Ports;
-  readonly chat: { accounts: AccountService; rooms: RoomService; messages: MessageService };
+  readonly chat: { accounts: AccountService; rooms: RoomService; messages: MessageService; people: PeopleService };
   /** The ports actually bound (0 in the config picks a free one). */
   readonly addresses: { httpPort: number; wsPort: number };
   start(): Promise<{ httpPort: number; wsPort: number }>;
@@ -96,8 +98,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     try {
       return await wireNode(opened);
     } catch (error) {
-      const { presence, bus, feed, store, tokens, dedup, pusher } = opened.ports;
-      await Promise.allSettled([presence.close(), bus.close(), feed.close(), store.close(), tokens.close(), dedup.close(), pusher.close()]);
+      const { presence, bus, feed, store, tokens, dedup, pusher, people } = opened.ports;
+      await Promise.allSettled([presence.close(), bus.close(), feed.close(), people.close(), store.close(), tokens.close(), dedup.close(), pusher.close()]);
       await opened.close();
       throw error;
     }
@@ -125,10 +127,15 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     }
     const accessTokens = new AccessTokens(jwtSecret, config.jwtIssuer, config.accessTokenTtlSeconds);
     const passwords = new Passwords({ concurrency: config.passwordHashConcurrency ?? defaultHashConcurrency(), maxWaiting: config.passwordHashQueue });
+    const blocks = new BlockList(store, ports.people);
+    const people = new PeopleService(store, ports.people, {
+      newId: () => ids.next(), defaultCountryCode: config.phoneDefaultCountryCode, onFriendChanged: (userId, friendId) => blocks.forget(userId, friendId),
+    });
     const accounts = new AccountService(store, tokens, accessTokens, {
       refreshTtlSeconds: config.refreshTokenTtlSeconds, newUserId: () => ids.next(), passwords,
+      normalizePhone: (raw) => people.normalizePhone(raw), onSignUp: async (user) => void (await people.defaultProfile(user)),
     });
-    const rooms = new RoomService(store, presence, feed, { newRoomId: () => ids.next() });
+    const rooms = new RoomService(store, presence, feed, { newRoomId: () => ids.next(), hasBlocked: (blocker, other) => people.hasBlocked(blocker, other) });
     const messages = new MessageService({ store, bus, feed, dedup }, ids, config.maxTextLength);
 
     const revoked = new RevokedSessions(config.accessTokenTtlSeconds * 1000);
@@ -150,7 +157,10 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       publisher: socketServer!, recoveryLimit: config.recoveryLimit, recentBytes: config.recentBytes, roomIdleMs: config.roomIdleMs,
       gapRepairMs: config.gapRepairMs, gapSkipMs: config.gapSkipMs,
     }));
-    const notifier = spawnNotifier({ runtime, presence, store, pusher: ports.pusher, metrics, logger, coalesceMs: config.pushCoalesceMs });
+    const notifier = spawnNotifier({
+      runtime, presence, store, pusher: ports.pusher, metrics, logger, coalesceMs: config.pushCoalesceMs,
+      blockedRecipients: (roomId, senderId, recipients) => blocks.blockedRecipients(roomId, senderId, recipients),
+    });
 
     const subscriptions: BusSubscription[] = [];
     // On an in-process bus the sender stores its messages itself (see MessageService).
@@ -181,7 +191,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     metrics.bufferedBytesProbe = () => sockets.bufferedBytes();
 
     const http = await buildHttpApp({
-      accounts, rooms, messages, presence, store, authenticate, metrics, logger,
+      accounts, rooms, messages, people, presence, store, authenticate, metrics, logger,
       config, readiness: opened.readiness,
       webApp: { wsPort: () => addresses.wsPort, ...(config.webAppWsUrl ? { wsUrl: config.webAppWsUrl } : {}) },
     });
@@ -200,7 +210,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       throw error;
     }
 
-    return { opened, ports, accounts, rooms, messages, runtime, sockets, http, subscriptions, keeper, unsubscribeRevocations };
+    return { opened, ports, accounts, rooms, messages, people, runtime, sockets, http, subscriptions, keeper, unsubscribeRevocations };
   }
 
   async function stopNode(node: NonNullable<typeof started>): Promise<void> {
@@ -219,8 +229,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     node.unsubscribeRevocations();
     await node.keeper.stop();
     for (const subscription of node.subscriptions) await bounded(subscription.stop());
-    const { presence, bus, feed, store, tokens, dedup, pusher } = node.ports;
-    for (const closing of [presence.close(), bus.close(), feed.close(), tokens.close(), dedup.close(), pusher.close()]) {
+    const { presence, bus, feed, store, tokens, dedup, pusher, people } = node.ports;
+    for (const closing of [presence.close(), bus.close(), feed.close(), tokens.close(), dedup.close(), pusher.close(), people.close()]) {
       await bounded(closing.catch((error: unknown) => logger.warn({ err: error }, 'closing a driver failed')));
     }
     await bounded(store.close());
@@ -236,7 +246,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     },
     get chat() {
       if (!started) return notStarted();
-      return { accounts: started.accounts, rooms: started.rooms, messages: started.messages };
+      return { accounts: started.accounts, rooms: started.rooms, messages: started.messages, people: started.people };
     },
     async start() {
       if (started) return { ...addresses };

@@ -43,6 +43,8 @@ function defaultTitle(viewer: UserId, users: Array<Pick<User, 'userId' | 'nickna
 
 export interface RoomOptions {
   newRoomId: () => string;
+  /** Whether `blockerId` blocked `otherId`: a blocked user cannot put the blocker in a new 1:1 room. */
+  hasBlocked?: (blockerId: UserId, otherId: UserId) => Promise<boolean>;
   now?: () => number;
 }
 
@@ -64,6 +66,9 @@ export class RoomService {
     const found = new Set((await this.store.getUsers(invited)).filter((u) => u.leftAt === null).map((u) => u.userId));
     const missing = invited.findIndex((id) => !found.has(id));
     if (missing >= 0) throw badRequest(`body/users/${userIds.indexOf(invited[missing]!)} is not a known user`, 'unknown_user');
+    if (invited.length === 1 && (await this.options.hasBlocked?.(invited[0]!, hostId))) {
+      throw forbidden('this user does not accept conversations with you', 'blocked');
+    }
 
     const now = this.now();
     const room: Room = { roomId: this.options.newRoomId(), hostId, isOpen, createdAt: now };

@@ -9,6 +9,7 @@ import { authRoutes } from './routes/auth.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { historyRoutes } from './routes/history.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { peopleRoutes } from './routes/people.ts';
 import { presenceRoutes } from './routes/presence.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { webAppRoutes } from './routes/web-app.ts';
@@ -58,6 +59,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(roomRoutes, deps);
   await app.register(historyRoutes, deps);
   await app.register(presenceRoutes, deps);
+  if (deps.people) await app.register(peopleRoutes, { ...deps, people: deps.people });
   if (deps.webApp) await app.register(webAppRoutes, deps.webApp);
   return app;
 }

@@ -19,6 +19,8 @@ import type { NodeIdLease, NodeIdRegistry } from './ports/node-ids.ts';
 import type { PresenceStore } from './ports/presence.ts';
 import type { Pusher } from './ports/push.ts';
 import type { ChatStore } from './ports/store.ts';
+import type { PeopleStore } from './ports/people.ts';
+import { MemoryPeopleStore } from './memory/people.ts';
 import type { TokenStore } from './ports/tokens.ts';
 
 /** One driver per port: what the actors and routes talk to. */
@@ -30,6 +32,8 @@ export interface Ports {
   tokens: TokenStore;
   dedup: SendDeduplicator;
   pusher: Pusher;
+  /** Profiles, friends, open rooms and file metadata: beside the chat store, in the same database. */
+  people: PeopleStore;
 }
 
 export interface OpenedPorts {
@@ -96,10 +100,12 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
     }
     if (config.cassandraContactPoints && !given.store) {
       const { CassandraStore } = await import('./cassandra/store.ts');
-      given.store = await CassandraStore.connect({
+      const cassandraStore = await CassandraStore.connect({
         contactPoints: config.cassandraContactPoints, keyspace: config.cassandraKeyspace,
         localDataCenter: config.cassandraLocalDataCenter, replicationFactor: config.cassandraReplicationFactor, logger,
       });
+      given.store = cassandraStore;
+      given.people ??= cassandraStore.people();
       const store = given.store;
       openedDrivers.push(store);
       probes.cassandra = () => store.ping();
@@ -133,6 +139,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       given.store ??= opened.store;
       given.tokens ??= opened.tokens;
       given.dedup ??= opened.dedup;
+      given.people ??= opened.people;
       // Whichever drivers were not taken still have to let go of the database and the lock.
       closers.push(() => opened.close());
       sqlite = { dataDir: opened.dataDir, jwtSecret: opened.jwtSecret };
@@ -154,6 +161,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
     tokens: given.tokens ?? new MemoryTokenStore(),
     dedup: given.dedup ?? new MemoryDedup(),
     pusher: given.pusher ?? new LogPusher(logger.child({ component: 'push' })),
+    people: given.people ?? new MemoryPeopleStore(),
   };
   probes.store ??= () => ports.store.ping();
   return {
