@@ -24,6 +24,8 @@ import { PresenceKeeper, presenceLeaseFor } from './chat/presence-keeper.ts';
 import { RoomService } from './chat/rooms.ts';
 import { PeopleService } from './people/people.ts';
 import { BlockList } from './people/blocks.ts';
+import { FileService } from './files/files.ts';
+import { createHmac } from 'node:crypto';
 import { SnowflakeGenerator } from './chat/snowflake.ts';
 import { isClusterMode, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
@@ -66,7 +68,7 @@ export interface ChatServer {
   readonly events: EventEmitter<ChatServerEvents>;
   /** Available after start(). */
   readonly ports: Ports;
-  readonly chat: { accounts: AccountService; rooms: RoomService; messages: MessageService; people: PeopleService };
+  readonly chat: { accounts: AccountService; rooms: RoomService; messages: MessageService; people: PeopleService; files: FileService };
   /** The ports actually bound (0 in the config picks a free one). */
   readonly addresses: { httpPort: number; wsPort: number };
   start(): Promise<{ httpPort: number; wsPort: number }>;
@@ -98,8 +100,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     try {
       return await wireNode(opened);
     } catch (error) {
-      const { presence, bus, feed, store, tokens, dedup, pusher, people } = opened.ports;
-      await Promise.allSettled([presence.close(), bus.close(), feed.close(), people.close(), store.close(), tokens.close(), dedup.close(), pusher.close()]);
+      const { presence, bus, feed, store, tokens, dedup, pusher, people, files } = opened.ports;
+      await Promise.allSettled([presence.close(), bus.close(), feed.close(), people.close(), files.close(), store.close(), tokens.close(), dedup.close(), pusher.close()]);
       await opened.close();
       throw error;
     }
@@ -136,7 +138,12 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       normalizePhone: (raw) => people.normalizePhone(raw), onSignUp: async (user) => void (await people.defaultProfile(user)),
     });
     const rooms = new RoomService(store, presence, feed, { newRoomId: () => ids.next(), hasBlocked: (blocker, other) => people.hasBlocked(blocker, other) });
-    const messages = new MessageService({ store, bus, feed, dedup }, ids, config.maxTextLength);
+    const files = new FileService(ports.files, ports.people, rooms, {
+      newId: () => ids.next(), maxBytes: config.maxUploadBytes, urlTtlSeconds: config.fileUrlTtlSeconds,
+      // Its own key, derived from the JWT key: every node signs and checks file URLs alike.
+      signingKey: createHmac('sha256', jwtSecret).update('flametalk file URLs').digest('base64url'),
+    });
+    const messages = new MessageService({ store, bus, feed, dedup, files }, ids, config.maxTextLength);
 
     const revoked = new RevokedSessions(config.accessTokenTtlSeconds * 1000);
     const quickAuthenticate = options.authenticate ? customAuthenticator(options.authenticate) : tokenAuthenticator(accessTokens, revoked);
@@ -191,7 +198,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     metrics.bufferedBytesProbe = () => sockets.bufferedBytes();
 
     const http = await buildHttpApp({
-      accounts, rooms, messages, people, presence, store, authenticate, metrics, logger,
+      accounts, rooms, messages, people, files, presence, store, authenticate, metrics, logger,
       config, readiness: opened.readiness,
       webApp: { wsPort: () => addresses.wsPort, ...(config.webAppWsUrl ? { wsUrl: config.webAppWsUrl } : {}) },
     });
@@ -210,7 +217,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       throw error;
     }
 
-    return { opened, ports, accounts, rooms, messages, people, runtime, sockets, http, subscriptions, keeper, unsubscribeRevocations };
+    return { opened, ports, accounts, rooms, messages, people, files, runtime, sockets, http, subscriptions, keeper, unsubscribeRevocations };
   }
 
   async function stopNode(node: NonNullable<typeof started>): Promise<void> {
@@ -229,8 +236,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     node.unsubscribeRevocations();
     await node.keeper.stop();
     for (const subscription of node.subscriptions) await bounded(subscription.stop());
-    const { presence, bus, feed, store, tokens, dedup, pusher, people } = node.ports;
-    for (const closing of [presence.close(), bus.close(), feed.close(), tokens.close(), dedup.close(), pusher.close(), people.close()]) {
+    const { presence, bus, feed, store, tokens, dedup, pusher, people, files } = node.ports;
+    for (const closing of [presence.close(), bus.close(), feed.close(), tokens.close(), dedup.close(), pusher.close(), people.close(), files.close()]) {
       await bounded(closing.catch((error: unknown) => logger.warn({ err: error }, 'closing a driver failed')));
     }
     await bounded(store.close());
@@ -246,7 +253,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     },
     get chat() {
       if (!started) return notStarted();
-      return { accounts: started.accounts, rooms: started.rooms, messages: started.messages, people: started.people };
+      return { accounts: started.accounts, rooms: started.rooms, messages: started.messages, people: started.people, files: started.files };
     },
     async start() {
       if (started) return { ...addresses };

@@ -48,6 +48,8 @@ export interface MessagePorts {
   bus: RoomEventBus;
   feed: RoomFeed;
   dedup: SendDeduplicator;
+  /** When given, a FILE message must name a file of its room (rejects with a ChatError otherwise). */
+  files?: { checkFileMessage(roomId: RoomId, fileUrl: string): Promise<void> };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -75,6 +77,7 @@ export class MessageService {
 
   async post(sender: Sender, draft: Draft, origin?: EventOrigin): Promise<Posted> {
     this.check(draft);
+    if (draft.messageType === 'FILE' && this.ports.files) await this.ports.files.checkFileMessage(draft.roomId, draft.fileUrl!);
     this.inFlight++;
     try {
       return await this.publish(sender, draft, origin);

@@ -3,6 +3,7 @@ import type { AccountService } from '../chat/accounts.ts';
 import type { MessageService } from '../chat/messages.ts';
 import type { RoomService } from '../chat/rooms.ts';
 import type { PeopleService } from '../people/people.ts';
+import type { FileService } from '../files/files.ts';
 import type { Config } from '../config/schema.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
@@ -21,6 +22,8 @@ export interface HttpDeps {
   messages: MessageService;
   /** The membership routes (users, friends, profiles, open profiles); absent: not served. */
   people?: PeopleService;
+  /** The file routes; absent: not served. */
+  files?: FileService;
   presence: PresenceStore;
   store: ChatStore;
   authenticate: Authenticate;

@@ -20,6 +20,9 @@ import type { PresenceStore } from './ports/presence.ts';
 import type { Pusher } from './ports/push.ts';
 import type { ChatStore } from './ports/store.ts';
 import type { PeopleStore } from './ports/people.ts';
+import type { FileStore } from './ports/files.ts';
+import { DiskFileStore } from './disk/files.ts';
+import { join } from 'node:path';
 import { MemoryPeopleStore } from './memory/people.ts';
 import type { TokenStore } from './ports/tokens.ts';
 
@@ -34,6 +37,8 @@ export interface Ports {
   pusher: Pusher;
   /** Profiles, friends, open rooms and file metadata: beside the chat store, in the same database. */
   people: PeopleStore;
+  /** Uploaded files' bytes: S3 when S3_BUCKET is set (cluster), else DATA_DIR/files. */
+  files: FileStore;
 }
 
 export interface OpenedPorts {
@@ -144,6 +149,16 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       closers.push(() => opened.close());
       sqlite = { dataDir: opened.dataDir, jwtSecret: opened.jwtSecret };
     }
+    if (config.s3Bucket && !given.files) {
+      const { S3FileStore } = await import('./s3/files.ts');
+      const files = await S3FileStore.connect({
+        bucket: config.s3Bucket, region: config.s3Region, ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
+        ...(config.s3AccessKeyId && config.s3SecretAccessKey ? { credentials: { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } } : {}),
+      });
+      given.files = files;
+      openedDrivers.push(files);
+      probes.s3 = () => files.ping();
+    }
     const lease = await nodeIds.acquire(config.nodeId);
     closers.push(() => lease.release());
     nodeId = lease;
@@ -162,6 +177,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
     dedup: given.dedup ?? new MemoryDedup(),
     pusher: given.pusher ?? new LogPusher(logger.child({ component: 'push' })),
     people: given.people ?? new MemoryPeopleStore(),
+    files: given.files ?? new DiskFileStore(join(sqlite?.dataDir ?? config.dataDir, 'files')),
   };
   probes.store ??= () => ports.store.ping();
   return {

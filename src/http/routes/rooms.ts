@@ -5,6 +5,7 @@ import { requireAuth } from '../authentication.ts';
 import type { HttpDeps } from '../deps.ts';
 import { ok, send } from '../envelope.ts';
 import { body, roomParams, snowflakeId, userId } from '../schemas.ts';
+import { fileDto } from './files.ts';
 
 const title = { type: 'string', minLength: 1, maxLength: 100 } as const;
 
@@ -40,8 +41,12 @@ export async function roomRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
   app.get('/api/chatroom', async (request, reply) =>
     ok(reply, 'my rooms', (await rooms.listMine(request.identity.userId)).map(summaryDto)));
 
-  app.get<{ Params: { id: string } }>('/api/chatroom/:id', { schema: { params: roomParams('id') } },
-    async (request, reply) => ok(reply, 'room', detailDto(await rooms.detail(request.identity.userId, request.params.id))));
+  app.get<{ Params: { id: string } }>('/api/chatroom/:id', { schema: { params: roomParams('id') } }, async (request, reply) => {
+    const room = detailDto(await rooms.detail(request.identity.userId, request.params.id));
+    // The latest files of the room, as FlameTalk's room screen shows them.
+    const files = deps.files ? (await deps.files.latest(room.roomId)).map(fileDto) : undefined;
+    return ok(reply, 'room', files ? { ...room, files } : room);
+  });
 
   app.put<{ Params: { id: string }; Body: { title?: string | null; inputLock?: boolean } }>('/api/chatroom/:id', {
     schema: {
