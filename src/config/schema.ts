@@ -121,6 +121,10 @@ export const SETTINGS = {
   userSearchesPerWindow: positive('USER_SEARCH_LIMIT', 30, 'User searches by phone or email one signed-in user may make within USER_SEARCH_WINDOW (so accounts cannot be enumerated)'),
   userSearchWindowSeconds: positive('USER_SEARCH_WINDOW', 60, 'Window of the user search limit, seconds'),
   maxUploadBytes: positive('MAX_UPLOAD_BYTES', 10_485_760, 'Largest file upload, bytes; a larger one gets 413 and nothing is kept'),
+  filesPublicUrl: {
+    env: 'FILES_PUBLIC_URL', type: 'string', pattern: '^https?://[^\\s]+$',
+    description: 'Origin file download URLs start with (behind a proxy or TLS, e.g. https://chat.example.com). Default: the scheme and Host of each request',
+  },
   fileUrlTtlSeconds: positive('FILE_URL_TTL', 3_600, 'Seconds a signed file download URL stays valid'),
   s3Endpoint: {
     env: 'S3_ENDPOINT', type: 'string', pattern: '^https?://[^\\s]+$',

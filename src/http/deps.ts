@@ -13,7 +13,7 @@ import type { LimitSettings } from './limits/abuse-limits.ts';
 import type { WebAppOptions } from './routes/web-app.ts';
 
 /** The settings the HTTP layer reads. */
-export type HttpConfig = LimitSettings & Pick<Config, 'maxBodyBytes' | 'trustedProxies' | 'userSearchesPerWindow' | 'userSearchWindowSeconds'>;
+export type HttpConfig = LimitSettings & Pick<Config, 'maxBodyBytes' | 'trustedProxies' | 'userSearchesPerWindow' | 'userSearchWindowSeconds' | 'filesPublicUrl'>;
 
 /** What the HTTP layer needs; it holds no state of its own. */
 export interface HttpDeps {

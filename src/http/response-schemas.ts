@@ -3,7 +3,7 @@
 export const nullable = (schema: Record<string, unknown>) => ({ anyOf: [schema, { type: 'null' }] });
 export const isoTime = { type: 'string', format: 'date-time' } as const;
 
-const errorEnvelope = {
+export const errorEnvelope = {
   description: 'Refused: bad input (400), token (401), not allowed (403), unknown (404), taken (409), too large (413), too many (429)',
   type: 'object', required: ['status', 'message', 'data'],
   properties: {

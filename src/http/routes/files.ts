@@ -1,12 +1,12 @@
 import multipart from '@fastify/multipart';
-import type { FastifyInstance } from 'fastify';
-import { badRequest } from '../../chat/errors.ts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { badRequest, ChatError } from '../../chat/errors.ts';
 import { iso } from '../../chat/dto.ts';
 import { MAX_LIST, type FileService, type FileView } from '../../files/files.ts';
 import { requireAuth } from '../authentication.ts';
 import type { HttpDeps } from '../deps.ts';
 import { ok, send } from '../envelope.ts';
-import { arrayOf, isoTime, nullable, object, replies } from '../response-schemas.ts';
+import { arrayOf, errorEnvelope, isoTime, nullable, object, replies } from '../response-schemas.ts';
 import { snowflakeId } from '../schemas.ts';
 
 export const fileSchema = object({
@@ -15,8 +15,14 @@ export const fileSchema = object({
   roomId: nullable({ type: 'string' }), uploaderId: { type: 'string' }, createdAt: isoTime,
 });
 
-export const fileDto = (f: FileView) => ({
-  fileId: f.fileId, title: f.title, extension: f.extension, size: f.size, contentType: f.contentType, url: f.url,
+/** Where this API is reached from outside: FILES_PUBLIC_URL, else the request's own scheme and host. */
+export function originOf(request: FastifyRequest, publicUrl: string | undefined): string {
+  return publicUrl ? publicUrl.replace(/\/+$/, '') : `${request.protocol}://${request.host}`;
+}
+
+/** File URLs are absolute, so that a FILE message's fileUrl works wherever it is shown. */
+export const fileDto = (f: FileView, origin: string) => ({
+  fileId: f.fileId, title: f.title, extension: f.extension, size: f.size, contentType: f.contentType, url: `${origin}${f.url}`,
   roomId: f.roomId, uploaderId: f.uploaderId, createdAt: iso(f.createdAt),
 });
 
@@ -33,6 +39,7 @@ function contentDisposition(disposition: 'inline' | 'attachment', filename: stri
 /** FlameTalk's file service: multipart upload, metadata, a room's files, delete, and signed downloads with Range. */
 export async function fileRoutes(app: FastifyInstance, deps: HttpDeps & { files: FileService }): Promise<void> {
   const { files } = deps;
+  const origin = (request: FastifyRequest): string => originOf(request, deps.config.filesPublicUrl);
 
   // Public: the signature is the permission, so that an <img> tag (which sends no token) can show it.
   app.get<{ Params: { id: string }; Querystring: { expires?: number; signature?: string } }>('/api/file/:id/download', {
@@ -47,7 +54,7 @@ export async function fileRoutes(app: FastifyInstance, deps: HttpDeps & { files:
       response: {
         200: { description: 'The whole file', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
         206: { description: 'The range asked for', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
-        '4xx': { description: 'No valid signature or expired (403), unknown (404), range outside the file (416)', type: 'object' },
+        '4xx': { ...errorEnvelope, description: 'No valid signature or expired (403), unknown (404), range outside the file (416)' },
       },
     },
   }, async (request, reply) => {
@@ -83,7 +90,7 @@ export async function fileRoutes(app: FastifyInstance, deps: HttpDeps & { files:
         response: replies(201, 'The stored file', fileSchema),
       },
     }, async (request, reply) => {
-      if (!request.isMultipart()) throw badRequest('the body must be multipart/form-data with a file field', 'not_multipart');
+      if (!request.isMultipart()) throw new ChatError(415, 'not_multipart', 'the body must be multipart/form-data with a file field');
       const userId = request.identity.userId;
       let roomId: string | null = null;
       let stored: FileView | undefined;
@@ -111,12 +118,12 @@ export async function fileRoutes(app: FastifyInstance, deps: HttpDeps & { files:
         await files.delete(userId, stored.fileId);
         throw badRequest('send chatroomId before the file in the form', 'field_order');
       }
-      return send(reply, 201, 'file stored', fileDto(stored));
+      return send(reply, 201, 'file stored', fileDto(stored, origin(request)));
     });
 
     signedIn.get<{ Params: { id: string } }>('/api/file/:id', {
       schema: { summary: "A file's metadata and a fresh signed URL (the uploader or the room's members)", params: idParams('id'), response: replies(200, 'The file', fileSchema) },
-    }, async (request, reply) => ok(reply, 'file', fileDto(await files.metadata(request.identity.userId, request.params.id))));
+    }, async (request, reply) => ok(reply, 'file', fileDto(await files.metadata(request.identity.userId, request.params.id), origin(request))));
 
     signedIn.get<{ Params: { roomId: string }; Querystring: { limit?: number } }>('/api/file/chatroom/:roomId', {
       schema: {
@@ -124,7 +131,7 @@ export async function fileRoutes(app: FastifyInstance, deps: HttpDeps & { files:
         querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: MAX_LIST, default: 50 } } },
         response: replies(200, 'Files', object({ files: arrayOf(fileSchema) })),
       },
-    }, async (request, reply) => ok(reply, 'room files', { files: (await files.roomFiles(request.identity.userId, request.params.roomId, request.query.limit)).map(fileDto) }));
+    }, async (request, reply) => ok(reply, 'room files', { files: (await files.roomFiles(request.identity.userId, request.params.roomId, request.query.limit)).map((f) => fileDto(f, origin(request))) }));
 
     signedIn.delete<{ Params: { id: string } }>('/api/file/:id', {
       schema: { summary: 'Delete a file (the uploader)', params: idParams('id'), response: replies(200, 'Deleted', { type: 'null' }) },

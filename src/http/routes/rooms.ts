@@ -5,7 +5,7 @@ import { requireAuth } from '../authentication.ts';
 import type { HttpDeps } from '../deps.ts';
 import { ok, send } from '../envelope.ts';
 import { body, roomParams, snowflakeId, userId } from '../schemas.ts';
-import { fileDto } from './files.ts';
+import { fileDto, originOf } from './files.ts';
 
 const title = { type: 'string', minLength: 1, maxLength: 100 } as const;
 
@@ -44,7 +44,7 @@ export async function roomRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
   app.get<{ Params: { id: string } }>('/api/chatroom/:id', { schema: { params: roomParams('id') } }, async (request, reply) => {
     const room = detailDto(await rooms.detail(request.identity.userId, request.params.id));
     // The latest files of the room, as FlameTalk's room screen shows them.
-    const files = deps.files ? (await deps.files.latest(room.roomId)).map(fileDto) : undefined;
+    const files = deps.files ? (await deps.files.latest(room.roomId)).map((f) => fileDto(f, originOf(request, deps.config.filesPublicUrl))) : undefined;
     return ok(reply, 'room', files ? { ...room, files } : room);
   });
 
