@@ -24,6 +24,7 @@ import { PresenceKeeper, presenceLeaseFor } from './chat/presence-keeper.ts';
 import { RoomService } from './chat/rooms.ts';
 import { PeopleService } from './people/people.ts';
 import { BlockList } from './people/blocks.ts';
+import { OpenChat } from './people/open-chat.ts';
 import { FileService } from './files/files.ts';
 import { createHmac } from 'node:crypto';
 import { SnowflakeGenerator } from './chat/snowflake.ts';
@@ -68,7 +69,7 @@ export interface ChatServer {
   readonly events: EventEmitter<ChatServerEvents>;
   /** Available after start(). */
   readonly ports: Ports;
-  readonly chat: { accounts: AccountService; rooms: RoomService; messages: MessageService; people: PeopleService; files: FileService };
+  readonly chat: { accounts: AccountService; rooms: RoomService; messages: MessageService; people: PeopleService; files: FileService; openChat: OpenChat };
   /** The ports actually bound (0 in the config picks a free one). */
   readonly addresses: { httpPort: number; wsPort: number };
   start(): Promise<{ httpPort: number; wsPort: number }>;
@@ -137,13 +138,18 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       refreshTtlSeconds: config.refreshTokenTtlSeconds, newUserId: () => ids.next(), passwords,
       normalizePhone: (raw) => people.normalizePhone(raw), onSignUp: async (user) => void (await people.defaultProfile(user)),
     });
-    const rooms = new RoomService(store, presence, feed, { newRoomId: () => ids.next(), hasBlocked: (blocker, other) => people.hasBlocked(blocker, other) });
+    const openChat = new OpenChat(store, ports.people);
+    const rooms = new RoomService(store, presence, feed, {
+      newRoomId: () => ids.next(), hasBlocked: (blocker, other) => people.hasBlocked(blocker, other), openChat,
+    });
     const files = new FileService(ports.files, ports.people, rooms, {
       newId: () => ids.next(), maxBytes: config.maxUploadBytes, urlTtlSeconds: config.fileUrlTtlSeconds,
       // Its own key, derived from the JWT key: every node signs and checks file URLs alike.
       signingKey: createHmac('sha256', jwtSecret).update('flametalk file URLs').digest('base64url'),
     });
-    const messages = new MessageService({ store, bus, feed, dedup, files }, ids, config.maxTextLength);
+    const messages = new MessageService({
+      store, bus, feed, dedup, files, senderName: (roomId, userId) => openChat.senderName(roomId, userId),
+    }, ids, config.maxTextLength);
 
     const revoked = new RevokedSessions(config.accessTokenTtlSeconds * 1000);
     const quickAuthenticate = options.authenticate ? customAuthenticator(options.authenticate) : tokenAuthenticator(accessTokens, revoked);
@@ -198,7 +204,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     metrics.bufferedBytesProbe = () => sockets.bufferedBytes();
 
     const http = await buildHttpApp({
-      accounts, rooms, messages, people, files, presence, store, authenticate, metrics, logger,
+      accounts, rooms, messages, people, files, openChat, presence, store, authenticate, metrics, logger,
       config, readiness: opened.readiness,
       webApp: { wsPort: () => addresses.wsPort, ...(config.webAppWsUrl ? { wsUrl: config.webAppWsUrl } : {}) },
     });
@@ -217,7 +223,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       throw error;
     }
 
-    return { opened, ports, accounts, rooms, messages, people, files, runtime, sockets, http, subscriptions, keeper, unsubscribeRevocations };
+    return { opened, ports, accounts, rooms, messages, people, files, openChat, runtime, sockets, http, subscriptions, keeper, unsubscribeRevocations };
   }
 
   async function stopNode(node: NonNullable<typeof started>): Promise<void> {
@@ -253,7 +259,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     },
     get chat() {
       if (!started) return notStarted();
-      return { accounts: started.accounts, rooms: started.rooms, messages: started.messages, people: started.people, files: started.files };
+      return { accounts: started.accounts, rooms: started.rooms, messages: started.messages, people: started.people, files: started.files, openChat: started.openChat };
     },
     async start() {
       if (started) return { ...addresses };

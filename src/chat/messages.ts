@@ -50,6 +50,8 @@ export interface MessagePorts {
   dedup: SendDeduplicator;
   /** When given, a FILE message must name a file of its room (rejects with a ChatError otherwise). */
   files?: { checkFileMessage(roomId: RoomId, fileUrl: string): Promise<void> };
+  /** When given, the name a sender goes by in a room (an open profile's nickname in an open room). */
+  senderName?: (roomId: RoomId, userId: UserId) => Promise<string | undefined>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -78,6 +80,8 @@ export class MessageService {
   async post(sender: Sender, draft: Draft, origin?: EventOrigin): Promise<Posted> {
     this.check(draft);
     if (draft.messageType === 'FILE' && this.ports.files) await this.ports.files.checkFileMessage(draft.roomId, draft.fileUrl!);
+    const alias = await this.ports.senderName?.(draft.roomId, sender.userId);
+    if (alias !== undefined) sender = { ...sender, nickname: alias };
     this.inFlight++;
     try {
       return await this.publish(sender, draft, origin);

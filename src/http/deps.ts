@@ -4,6 +4,7 @@ import type { MessageService } from '../chat/messages.ts';
 import type { RoomService } from '../chat/rooms.ts';
 import type { PeopleService } from '../people/people.ts';
 import type { FileService } from '../files/files.ts';
+import type { OpenChat } from '../people/open-chat.ts';
 import type { Config } from '../config/schema.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
@@ -24,6 +25,8 @@ export interface HttpDeps {
   people?: PeopleService;
   /** The file routes; absent: not served. */
   files?: FileService;
+  /** The open room directory (GET /api/chatroom/open...); absent: not served. */
+  openChat?: OpenChat;
   presence: PresenceStore;
   store: ChatStore;
   authenticate: Authenticate;
