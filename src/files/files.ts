@@ -145,8 +145,15 @@ export class FileService {
     if (!file || file.roomId !== roomId) throw badRequest('fileUrl must name a file uploaded to this room (POST /api/file with its chatroomId)', 'file_not_in_room');
   }
 
+  /** A stored FILE message's URL with a fresh signature (history outlives FILE_URL_TTL); other URLs as they are. */
+  refreshUrl(fileUrl: string): string {
+    const match = /^(.*)\/api\/file\/([0-9]{1,19})\/download(?:\?[^#]*)?$/.exec(fileUrl);
+    return match ? `${match[1]}${this.signedUrl(match[2]!)}` : fileUrl;
+  }
+
   signedUrl(fileId: FileId): string {
-    const expires = Math.floor(this.now() / 1000) + this.options.urlTtlSeconds;
+    // Rounded up: a URL is valid for at least FILE_URL_TTL seconds.
+    const expires = Math.ceil(this.now() / 1000 + this.options.urlTtlSeconds);
     return `${filePath(fileId)}?expires=${expires}&signature=${this.sign(fileId, expires)}`;
   }
 

@@ -172,7 +172,9 @@ describe('files over HTTP', () => {
       const bogus = await socket.call({ type: 'send', roomId, clientMsgId: 'f3', messageType: 'FILE', contents: 'x', fileUrl: 'https://evil.example/x.png' });
       assert.equal(bogus.code, 'file_not_in_room');
       const history = await node.request('GET', `/api/chat/history/${roomId}`, { token: bob.accessToken });
-      assert.equal(history.body.data.messages[0].fileUrl, body.data.url);
+      const inHistory = history.body.data.messages[0].fileUrl;
+      assert.equal(inHistory.split('?')[0], body.data.url.split('?')[0], 'the same file, with a freshly signed URL');
+      assert.equal((await fetch(inHistory)).status, 200);
     } finally {
       await socket.close();
     }
