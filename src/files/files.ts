@@ -100,6 +100,20 @@ export class FileService {
     return this.view(file);
   }
 
+  /** A file uploaded before its form named the room (chatroomId after the file): checked now, kept only if allowed. */
+  async attachToRoom(userId: UserId, file: FileView, roomId: RoomId): Promise<FileView> {
+    try {
+      await this.checkRoom(userId, roomId);
+    } catch (error) {
+      await this.delete(userId, file.fileId).catch(() => undefined);
+      throw error;
+    }
+    const { url: _url, ...stored } = file;
+    const attached: StoredFile = { ...stored, roomId };
+    await this.people.putFile(attached);
+    return this.view(attached);
+  }
+
   /** The uploader, or a member of the file's room. */
   async metadata(userId: UserId, fileId: FileId): Promise<FileView> {
     return this.view(await this.readable(userId, fileId));

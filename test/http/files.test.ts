@@ -148,7 +148,13 @@ describe('files over HTTP', () => {
 
   it('checks uploads: a non-member cannot upload to a room, a file is required', async () => {
     assert.equal((await upload(node, eve, Buffer.from('x'), { roomId })).status, 403);
+    const before = stored().length;
     assert.equal((await upload(node, eve, Buffer.from('x'), { roomId, roomAfter: true })).status, 403);
+    assert.equal(stored().length, before, 'nothing kept when the room comes after the file and is refused');
+    const late = await upload(node, bob, Buffer.from('late room'), { roomId, roomAfter: true });
+    assert.equal(late.status, 201);
+    assert.equal(late.body.data.roomId, roomId);
+    assert.ok((await node.request('GET', `/api/file/chatroom/${roomId}`, { token: ann.accessToken })).body.data.files.some((f: any) => f.fileId === late.body.data.fileId));
     const form = new FormData();
     form.append('chatroomId', roomId);
     const noFile = await fetch(`${node.baseUrl}/api/file`, { method: 'POST', headers: { authorization: `Bearer ${ann.accessToken}` }, body: form });

@@ -107,17 +107,8 @@ export async function fileRoutes(app: FastifyInstance, deps: HttpDeps & { files:
         stored = await files.upload(userId, roomId, part.filename, part.mimetype, part.file);
       }
       if (!stored) throw badRequest('no file in the form field "file"', 'file_required');
-      if (roomId !== null && stored.roomId !== roomId) {
-        // chatroomId came after the file: check it now, and keep nothing if it fails.
-        try {
-          await files.checkRoom(userId, roomId);
-        } catch (error) {
-          await files.delete(userId, stored.fileId).catch(() => undefined);
-          throw error;
-        }
-        await files.delete(userId, stored.fileId);
-        throw badRequest('send chatroomId before the file in the form', 'field_order');
-      }
+      // chatroomId came after the file: checked now, and nothing is kept if it fails.
+      if (roomId !== null && stored.roomId !== roomId) stored = await files.attachToRoom(userId, stored, roomId);
       return send(reply, 201, 'file stored', fileDto(stored, origin(request)));
     });
 
