@@ -1,9 +1,9 @@
-// Usage: npx tsx scripts/backends.ts <start|stop|status|reset|fetch> [kafka|cassandra|all]
+// Usage: npx tsx scripts/backends.ts <start|stop|status|reset|fetch> [kafka|cassandra|s3mock|all]
 import {
   BACKENDS, type BackendName, backendStatus, fetchBackend, resetBackend, startBackend, stopBackend,
 } from './backends/index.ts';
 
-const USAGE = 'usage: backends.ts <start|stop|status|reset|fetch> [kafka|cassandra|all]  (default: all)';
+const USAGE = 'usage: backends.ts <start|stop|status|reset|fetch> [kafka|cassandra|s3mock|all]  (default: all)';
 
 function targets(arg: string | undefined): BackendName[] {
   if (arg === undefined || arg === 'all') return [...BACKENDS];

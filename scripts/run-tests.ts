@@ -1,6 +1,6 @@
 // `npm test`: the whole suite against real backends. Redis must run (REDIS_URL, default
-// 127.0.0.1:6379); Kafka and Cassandra are started from Maven Central jars unless
-// KAFKA_BROKERS / CASSANDRA_CONTACT_POINTS point at running ones, and stopped afterwards.
+// 127.0.0.1:6379); Kafka, Cassandra and S3Mock are started from Maven Central jars unless
+// KAFKA_BROKERS / CASSANDRA_CONTACT_POINTS / S3_ENDPOINT point at running ones, and stopped afterwards.
 // Fault-injection tests (test/faults) restart backends, so they run after the rest, one at a time.
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
@@ -84,11 +84,12 @@ async function main(): Promise<number> {
     const wanted = [
       ['kafka', 'KAFKA_BROKERS'],
       ['cassandra', 'CASSANDRA_CONTACT_POINTS'],
+      ['s3mock', 'S3_ENDPOINT'],
     ] as const;
     const missing = wanted.filter(([, variable]) => !env[variable]);
     // One retry: a JVM start has failed once in a while on a busy machine (twice in a day here,
     // each time fine on the next try); the first error is printed so a pattern can be found.
-    const start = (name: 'kafka' | 'cassandra') => startBackend(name, { log }).catch((error: unknown) => {
+    const start = (name: 'kafka' | 'cassandra' | 's3mock') => startBackend(name, { log }).catch((error: unknown) => {
       log(`${name} did not start (${error instanceof Error ? error.message : String(error)}); trying once more`);
       return startBackend(name, { log });
     });
@@ -97,7 +98,7 @@ async function main(): Promise<number> {
       started.push(backend);
       Object.assign(env, backend.env);
     }
-    log(`backends: Redis ${env.REDIS_URL}, Kafka ${env.KAFKA_BROKERS}, Cassandra ${env.CASSANDRA_CONTACT_POINTS}`);
+    log(`backends: Redis ${env.REDIS_URL}, Kafka ${env.KAFKA_BROKERS}, Cassandra ${env.CASSANDRA_CONTACT_POINTS}, S3 ${env.S3_ENDPOINT}`);
 
     const all = only.length > 0 ? only : await testFiles(join(root, 'test'));
     const faults = all.filter((f) => f.split('/').includes('faults'));
@@ -118,7 +119,7 @@ async function main(): Promise<number> {
       log(`FAILED: ${skipped} test(s) were skipped; the suite runs everything against real backends`);
       return 1;
     }
-    log(`passed: ${rest.length + faults.length} files, integration tests ran against real Redis, Kafka and Cassandra, none skipped`);
+    log(`passed: ${rest.length + faults.length} files, integration tests ran against real Redis, Kafka, Cassandra and S3Mock, none skipped`);
     return 0;
   } finally {
     for (const backend of started.reverse()) {

@@ -22,8 +22,13 @@ import type { RoomEvent } from './chat/model.ts';
 import { persister } from './chat/persister.ts';
 import { PERSISTER_GROUP } from './chat/recovery.ts';
 import { PresenceKeeper, presenceLeaseFor } from './chat/presence-keeper.ts';
-import { RoomService } from './chat/rooms.ts';
+import { RoomService, type MembershipChange } from './chat/rooms.ts';
 import { membershipEffects, type SystemMessageLanguage } from './chat/system-messages.ts';
+import { PeopleService } from './people/people.ts';
+import { BlockList } from './people/blocks.ts';
+import { OpenChat } from './people/open-chat.ts';
+import { FileService } from './files/files.ts';
+import { createHmac } from 'node:crypto';
 import { SnowflakeGenerator } from './chat/snowflake.ts';
 import { isClusterMode, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
@@ -67,7 +72,7 @@ export interface ChatServer {
   readonly events: EventEmitter<ChatServerEvents>;
   /** Available after start(). */
   readonly ports: Ports;
-  readonly chat: { accounts: AccountService; rooms: RoomService; messages: MessageService };
+  readonly chat: { accounts: AccountService; rooms: RoomService; messages: MessageService; people: PeopleService; files: FileService; openChat: OpenChat };
   /** The ports actually bound (0 in the config picks a free one); metricsPort only with METRICS_PORT. */
   readonly addresses: ServerAddresses;
   start(): Promise<ServerAddresses>;
@@ -105,8 +110,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     try {
       return await wireNode(opened);
     } catch (error) {
-      const { presence, bus, feed, store, tokens, dedup, pusher } = opened.ports;
-      await Promise.allSettled([presence.close(), bus.close(), feed.close(), store.close(), tokens.close(), dedup.close(), pusher.close()]);
+      const { presence, bus, feed, store, tokens, dedup, pusher, people, files } = opened.ports;
+      await Promise.allSettled([presence.close(), bus.close(), feed.close(), people.close(), files.close(), store.close(), tokens.close(), dedup.close(), pusher.close()]);
       await opened.close();
       throw error;
     }
@@ -134,13 +139,33 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     }
     const accessTokens = new AccessTokens(jwtSecret, config.jwtIssuer, config.accessTokenTtlSeconds);
     const passwords = new Passwords({ concurrency: config.passwordHashConcurrency ?? defaultHashConcurrency(), maxWaiting: config.passwordHashQueue });
+    const blocks = new BlockList(store, ports.people);
+    const people = new PeopleService(store, ports.people, {
+      newId: () => ids.next(), defaultCountryCode: config.phoneDefaultCountryCode, onFriendChanged: (userId, friendId) => blocks.forget(userId, friendId),
+    });
     const accounts = new AccountService(store, tokens, accessTokens, {
       refreshTtlSeconds: config.refreshTokenTtlSeconds, newUserId: () => ids.next(), passwords,
+      normalizePhone: (raw) => people.normalizePhone(raw), onSignUp: async (user) => void (await people.defaultProfile(user)),
     });
-    const messages = new MessageService({ store, bus, feed, dedup }, ids, config.maxTextLength);
+    const openChat = new OpenChat(store, ports.people);
+    // Rooms post system messages through the message service, which checks files against rooms:
+    // the effect is bound once both exist.
+    let membershipEffect: (change: MembershipChange) => Promise<void> = async () => undefined;
     const rooms = new RoomService(store, presence, feed, {
-      newRoomId: () => ids.next(),
-      onChange: membershipEffects({ store, feed, messages, language: config.systemMessageLanguage as SystemMessageLanguage, logger }),
+      newRoomId: () => ids.next(), hasBlocked: (blocker, other) => people.hasBlocked(blocker, other), openChat,
+      onChange: (change) => membershipEffect(change),
+    });
+    const files = new FileService(ports.files, ports.people, rooms, {
+      newId: () => ids.next(), maxBytes: config.maxUploadBytes, urlTtlSeconds: config.fileUrlTtlSeconds,
+      // Its own key, derived from the JWT key: every node signs and checks file URLs alike.
+      signingKey: createHmac('sha256', jwtSecret).update('flametalk file URLs').digest('base64url'),
+    });
+    const messages = new MessageService({
+      store, bus, feed, dedup, files, senderName: (roomId, userId) => openChat.senderName(roomId, userId),
+    }, ids, config.maxTextLength);
+    membershipEffect = membershipEffects({
+      store, feed, messages, language: config.systemMessageLanguage as SystemMessageLanguage, logger,
+      nameInRoom: (roomId, userId) => openChat.senderName(roomId, userId),
     });
 
     const revoked = new RevokedSessions(config.accessTokenTtlSeconds * 1000);
@@ -163,7 +188,10 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       gapRepairMs: config.gapRepairMs, gapSkipMs: config.gapSkipMs,
     }));
     const userFeeds = new UserFeeds(feed, () => socketServer!, logger);
-    const notifier = spawnNotifier({ runtime, presence, store, pusher: ports.pusher, metrics, logger, coalesceMs: config.pushCoalesceMs });
+    const notifier = spawnNotifier({
+      runtime, presence, store, pusher: ports.pusher, metrics, logger, coalesceMs: config.pushCoalesceMs,
+      blockedRecipients: (roomId, senderId, recipients) => blocks.blockedRecipients(roomId, senderId, recipients),
+    });
 
     const subscriptions: BusSubscription[] = [];
     // On an in-process bus the sender stores its messages itself (see MessageService).
@@ -194,7 +222,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     metrics.bufferedBytesProbe = () => sockets.bufferedBytes();
 
     const http = await buildHttpApp({
-      accounts, rooms, messages, presence, store, authenticate, metrics, logger,
+      accounts, rooms, messages, people, files, openChat, presence, store, authenticate, metrics, logger,
       config, readiness: opened.readiness,
       webApp: { wsPort: () => addresses.wsPort, ...(config.webAppWsUrl ? { wsUrl: config.webAppWsUrl } : {}) },
     });
@@ -218,7 +246,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       throw error;
     }
 
-    return { opened, ports, accounts, rooms, messages, runtime, sockets, http, metricsServer, subscriptions, keeper, unsubscribeRevocations };
+    return { opened, ports, accounts, rooms, messages, people, files, openChat, runtime, sockets, http, metricsServer, subscriptions, keeper, unsubscribeRevocations };
   }
 
   async function stopNode(node: NonNullable<typeof started>): Promise<void> {
@@ -237,8 +265,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     node.unsubscribeRevocations();
     await node.keeper.stop();
     for (const subscription of node.subscriptions) await bounded(subscription.stop());
-    const { presence, bus, feed, store, tokens, dedup, pusher } = node.ports;
-    for (const closing of [presence.close(), bus.close(), feed.close(), tokens.close(), dedup.close(), pusher.close()]) {
+    const { presence, bus, feed, store, tokens, dedup, pusher, people, files } = node.ports;
+    for (const closing of [presence.close(), bus.close(), feed.close(), tokens.close(), dedup.close(), pusher.close(), people.close(), files.close()]) {
       await bounded(closing.catch((error: unknown) => logger.warn({ err: error }, 'closing a driver failed')));
     }
     await bounded(store.close());
@@ -256,7 +284,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     },
     get chat() {
       if (!started) return notStarted();
-      return { accounts: started.accounts, rooms: started.rooms, messages: started.messages };
+      return { accounts: started.accounts, rooms: started.rooms, messages: started.messages, people: started.people, files: started.files, openChat: started.openChat };
     },
     async start() {
       if (started) return { ...addresses };

@@ -219,6 +219,8 @@ describe('SQLite data directory', () => {
     await ports.tokens.close();
     assert.throws(() => open(dir), DataDirLockedError, 'still held while one driver is open');
     await ports.dedup.close();
+    assert.throws(() => open(dir), DataDirLockedError, 'still held while the people store is open');
+    await ports.people.close();
     const again = open(dir);
     await again.close();
     await again.close();
@@ -258,10 +260,10 @@ describe('SQLite data directory', () => {
     await first.store.createUser(ann);
     await first.close();
     const file = join(dir, DATABASE_FILE);
-    const next = [...SQLITE_MIGRATIONS, { version: SQLITE_MIGRATIONS.length + 1, description: 'test', sql: 'ALTER TABLE users ADD COLUMN note TEXT' }];
+    const next = [...SQLITE_MIGRATIONS, { version: SQLITE_MIGRATIONS.at(-1)!.version + 1, description: 'test', sql: 'ALTER TABLE users ADD COLUMN note TEXT' }];
     const db = openDatabase(file, { synchronous: 'NORMAL' });
     try {
-      assert.deepEqual(migrate(db, file, undefined, next), [next.length]);
+      assert.deepEqual(migrate(db, file, undefined, next), [next.at(-1)!.version]);
       assert.deepEqual(migrate(db, file, undefined, next), [], 'nothing left to do');
       assert.equal(db.prepare('SELECT count(*) FROM users WHERE note IS NULL').pluck().get(), 1);
     } finally {

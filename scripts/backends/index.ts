@@ -6,9 +6,10 @@ import {
   spawnDetached, stopProcess, tail, waitForPortClosed, waitReady, withLock,
 } from './common.ts';
 import { kafkaSpec } from './kafka.ts';
+import { s3mockSpec } from './s3mock.ts';
 
-export type BackendName = 'kafka' | 'cassandra';
-export const BACKENDS: readonly BackendName[] = ['kafka', 'cassandra'];
+export type BackendName = 'kafka' | 'cassandra' | 's3mock';
+export const BACKENDS: readonly BackendName[] = ['kafka', 'cassandra', 's3mock'];
 
 export interface RunningBackend {
   name: BackendName;
@@ -19,11 +20,11 @@ export interface RunningBackend {
 
 export interface StartOptions { log?: Log; timeoutMs?: number }
 
-const DEFAULT_TIMEOUT_MS: Record<BackendName, number> = { kafka: 90_000, cassandra: 180_000 };
+const DEFAULT_TIMEOUT_MS: Record<BackendName, number> = { kafka: 90_000, cassandra: 180_000, s3mock: 90_000 };
 
 function spec(name: BackendName): BackendSpec {
   // Built per call so port overrides in process.env are honoured.
-  return name === 'kafka' ? kafkaSpec() : cassandraSpec();
+  return name === 'kafka' ? kafkaSpec() : name === 'cassandra' ? cassandraSpec() : s3mockSpec();
 }
 
 async function logTails(s: BackendSpec): Promise<string> {

@@ -20,6 +20,8 @@ export interface NotifierDeps {
   logger: Logger;
   /** Within this window a device gets one push per room; 0 sends one per message. */
   coalesceMs: number;
+  /** The recipients who must not be pushed this sender's messages in this room (they blocked the sender in a 1:1 room). */
+  blockedRecipients?: (roomId: RoomId, senderId: string, recipients: string[]) => Promise<Set<string>>;
 }
 
 /** Who a push goes to, and what this recipient calls the room. */
@@ -136,7 +138,11 @@ export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
       if (state.pushed.has(message.messageId)) continue;
       state.pushed.add(message.messageId);
       if (state.pushed.size > 10_000) state.pushed.delete(state.pushed.values().next().value!);
-      const absent = await absentMembers(message.roomId, message.senderId);
+      let absent = await absentMembers(message.roomId, message.senderId);
+      if (absent.length > 0 && deps.blockedRecipients) {
+        const blocked = await deps.blockedRecipients(message.roomId, message.senderId, absent);
+        if (blocked.size > 0) absent = absent.filter((userId) => !blocked.has(userId));
+      }
       if (absent.length === 0) continue;
       const context = await roomContext(rooms, message.roomId);
       // The store decides who is still a member (the mirror may lag) and who muted the room.

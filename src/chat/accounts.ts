@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AccessTokens } from '../auth/access-tokens.ts';
 import { defaultHashConcurrency, Passwords } from '../auth/passwords.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
-import { EmailTakenError } from '../infra/ports/store.ts';
+import { EmailTakenError, PhoneTakenError } from '../infra/ports/store.ts';
 import type { DeviceSession, TokenStore } from '../infra/ports/tokens.ts';
 import { conflict, notFound, unauthorized } from './errors.ts';
 import type { DeviceId, User, UserId } from './model.ts';
@@ -51,6 +51,10 @@ export interface AccountOptions {
   now?: () => number;
   /** Hashing and its concurrency cap; default: one less than the cores at once, 100 waiting. */
   passwords?: Passwords;
+  /** Phone numbers are stored in this form (see people/phone.ts); default: as given. */
+  normalizePhone?: (raw: string) => string;
+  /** Runs once an account exists (its default profile is made here). */
+  onSignUp?: (user: User) => Promise<void>;
 }
 
 /** Sign-up, per-device sign-in, refresh rotation with theft detection, sign-out and leaving. */
@@ -74,7 +78,7 @@ export class AccountService {
       email: input.email,
       nickname: input.nickname,
       passwordHash: await this.passwords.hash(input.password),
-      phoneNumber: input.phoneNumber ?? null,
+      phoneNumber: input.phoneNumber === undefined ? null : (this.options.normalizePhone?.(input.phoneNumber) ?? input.phoneNumber),
       birthday: input.birthday ?? null,
       createdAt: this.now(),
       leftAt: null,
@@ -83,8 +87,10 @@ export class AccountService {
       await this.store.createUser(user);
     } catch (error) {
       if (error instanceof EmailTakenError) throw conflict('this email is already registered', 'email_taken');
+      if (error instanceof PhoneTakenError) throw conflict('this phone number is already registered', 'phone_taken');
       throw error;
     }
+    await this.options.onSignUp?.(user);
     return this.startSession(user, input.deviceId);
   }
 

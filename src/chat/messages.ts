@@ -50,6 +50,10 @@ export interface MessagePorts {
   bus: RoomEventBus;
   feed: RoomFeed;
   dedup: SendDeduplicator;
+  /** When given, a FILE message must name a file of its room (rejects with a ChatError otherwise). */
+  files?: { checkFileMessage(roomId: RoomId, fileUrl: string): Promise<void> };
+  /** When given, the name a sender goes by in a room (an open profile's nickname in an open room). */
+  senderName?: (roomId: RoomId, userId: UserId) => Promise<string | undefined>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -93,7 +97,17 @@ export class MessageService {
   private async publish(sender: Sender, draft: Draft, origin?: EventOrigin): Promise<Posted> {
     const { feed, dedup } = this.ports;
     const { roomId } = draft;
+    // The checks that need I/O start now and are awaited once the position is reserved: reservations
+    // leave in call order, which is what keeps one sender's messages in the order sent.
+    const preparing = this.prepare(sender, draft);
+    preparing.catch(() => undefined);
     let reservation = await this.reserve(roomId, this.ids.next(), false);
+    try {
+      sender = await preparing;
+    } catch (error) {
+      await this.voidPosition(roomId, reservation);
+      throw error;
+    }
     let message = this.compose(sender, draft, reservation.messageId);
     const dedupKey = draft.clientMsgId === undefined ? undefined : `${sender.userId}:${sender.deviceId}:${draft.clientMsgId}`;
     if (dedupKey) {
@@ -132,6 +146,14 @@ export class MessageService {
       dedupKey ? dedup.commit(dedupKey, message.messageId, DEDUP_TTL_MS).catch(() => undefined) : undefined,
     ]);
     return { messageId: message.messageId, createdAt: message.createdAt, duplicate: false, message };
+  }
+
+  /** A FILE message must name a file of its room; a sender goes by their name in the room (an open profile's). */
+  private async prepare(sender: Sender, draft: Draft): Promise<Sender> {
+    const { files, senderName } = this.ports;
+    if (draft.messageType === 'FILE' && files) await files.checkFileMessage(draft.roomId, draft.fileUrl!);
+    const alias = senderName ? await senderName(draft.roomId, sender.userId) : undefined;
+    return alias === undefined ? sender : { ...sender, nickname: alias };
   }
 
   private async reserve(roomId: RoomId, messageId: MessageId, fixed: boolean): Promise<Reservation> {

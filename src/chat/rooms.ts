@@ -53,6 +53,16 @@ export type MembershipChange =
 
 export interface RoomOptions {
   newRoomId: () => string;
+  /** Whether `blockerId` blocked `otherId`: a blocked user cannot put the blocker in a new 1:1 room. */
+  hasBlocked?: (blockerId: UserId, otherId: UserId) => Promise<boolean>;
+  /** Open chat: lists new open rooms, records aliases, and names members of open rooms by their open profiles. */
+  openChat?: {
+    register(room: Room, title: string): Promise<unknown>;
+    setAlias(roomId: RoomId, userId: UserId, openProfileId: string): Promise<void>;
+    aliases(roomId: RoomId): Promise<Map<UserId, { nickname: string; imageUrl: string | null }>>;
+    /** The directory entry of an open room: its title is the room's default title for every member. */
+    entry(roomId: RoomId): Promise<{ title: string } | undefined>;
+  };
   now?: () => number;
   /** Told of every membership change once stored (system messages, room events); awaited, never failing the change. */
   onChange?: (change: MembershipChange) => Promise<void>;
@@ -76,6 +86,9 @@ export class RoomService {
     const found = new Set((await this.store.getUsers(invited)).filter((u) => u.leftAt === null).map((u) => u.userId));
     const missing = invited.findIndex((id) => !found.has(id));
     if (missing >= 0) throw badRequest(`body/users/${userIds.indexOf(invited[missing]!)} is not a known user`, 'unknown_user');
+    if (invited.length === 1 && (await this.options.hasBlocked?.(invited[0]!, hostId))) {
+      throw forbidden('this user does not accept conversations with you', 'blocked');
+    }
 
     const now = this.now();
     const room: Room = { roomId: this.options.newRoomId(), hostId, isOpen, createdAt: now };
@@ -84,6 +97,7 @@ export class RoomService {
     }));
     await this.store.createRoom(room, members);
     await this.presence.setMembers(room.roomId, members.map((m) => m.userId));
+    if (isOpen) await this.options.openChat?.register(room, title ?? 'Open chat');
     await this.changed({ kind: 'created', roomId: room.roomId, actorId: hostId, userIds: invited });
     return this.detail(hostId, room.roomId);
   }
@@ -119,6 +133,19 @@ export class RoomService {
     return this.detail(userId, roomId);
   }
 
+  /**
+   * Joins an open room under one of the user's open profiles: the other members see only its
+   * nickname and image (in messages, member lists and titles), never the user's own. The alias is
+   * recorded before the membership, so nothing is ever shown under the real name.
+   */
+  async joinOpenRoom(userId: UserId, roomId: RoomId, openProfileId: string): Promise<RoomDetail> {
+    const room = await this.room(roomId);
+    if (!room.isOpen) throw forbidden('this room is not open: members must invite you', 'room_closed');
+    if (!this.options.openChat) throw forbidden('open profiles are not available on this server', 'open_chat_unavailable');
+    await this.options.openChat.setAlias(roomId, userId, openProfileId);
+    return this.join(userId, roomId);
+  }
+
   async leave(userId: UserId, roomId: RoomId): Promise<void> {
     await this.requireMember(userId, roomId);
     await this.store.removeMember(roomId, userId);
@@ -144,11 +171,11 @@ export class RoomService {
     const members = await this.store.members(roomId);
     const mine = members.find((m) => m.userId === userId);
     if (!mine) throw forbidden('you are not a member of this room', 'not_member');
-    const users = await this.store.getUsers(members.map((m) => m.userId));
+    const users = await this.named(roomId, await this.store.getUsers(members.map((m) => m.userId)));
     const nicknames = new Map(users.map((u) => [u.userId, u.nickname]));
     return {
       roomId, hostId: room.hostId, isOpen: room.isOpen, createdAt: room.createdAt, inputLock: mine.inputLock, muted: mine.muted,
-      title: mine.title ?? defaultTitle(userId, users),
+      title: mine.title ?? (await this.openTitle(room)) ?? defaultTitle(userId, users),
       members: members
         .map((m) => ({ userId: m.userId, nickname: nicknames.get(m.userId) ?? '', joinedAt: m.joinedAt }))
         .sort((a, b) => a.joinedAt - b.joinedAt),
@@ -176,6 +203,17 @@ export class RoomService {
     throw forbidden('you are not a member of this room', 'not_member');
   }
 
+  private async openTitle(room: Room): Promise<string | undefined> {
+    return room.isOpen ? (await this.options.openChat?.entry(room.roomId))?.title : undefined;
+  }
+
+  /** Members as the room shows them: in an open room, those who joined with an open profile go by its nickname. */
+  private async named(roomId: RoomId, users: User[]): Promise<Array<Pick<User, 'userId' | 'nickname'>>> {
+    const aliases = await this.options.openChat?.aliases(roomId);
+    if (!aliases || aliases.size === 0) return users;
+    return users.map((u) => ({ userId: u.userId, nickname: aliases.get(u.userId)?.nickname ?? u.nickname }));
+  }
+
   private async room(roomId: RoomId): Promise<Room> {
     const room = await this.store.getRoom(roomId);
     if (!room) throw notFound('no room with this id', 'room_not_found');
@@ -188,7 +226,8 @@ export class RoomService {
       this.store.getRoom(roomId), this.store.members(roomId), this.store.lastMessage(roomId), this.store.getReadPosition(roomId, userId),
     ]);
     if (!room) return undefined;
-    const title = membership.title ?? defaultTitle(userId, await this.store.getUsers(members.map((m) => m.userId)));
+    const title = membership.title ?? (await this.openTitle(room))
+      ?? defaultTitle(userId, await this.named(roomId, await this.store.getUsers(members.map((m) => m.userId))));
     return {
       roomId, title, hostId: room.hostId, isOpen: room.isOpen, inputLock: membership.inputLock, createdAt: room.createdAt,
       memberCount: members.length,

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { RoomFeed } from '../infra/ports/feed.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
 import type { MessageService } from './messages.ts';
-import type { MessageType, RoomView, UserId, UserSignal } from './model.ts';
+import type { MessageType, RoomId, RoomView, UserId, UserSignal } from './model.ts';
 import { defaultTitle, type MembershipChange } from './rooms.ts';
 
 export type SystemMessageLanguage = 'ko' | 'en';
@@ -34,6 +34,8 @@ export interface MembershipEffectsDeps {
   messages: MessageService;
   language: SystemMessageLanguage;
   logger: Logger;
+  /** The name a user goes by in a room when it is not their nickname (an open room's alias). */
+  nameInRoom?: (roomId: RoomId, userId: UserId) => Promise<string | undefined>;
 }
 
 /**
@@ -52,8 +54,12 @@ export function membershipEffects(deps: MembershipEffectsDeps): (change: Members
       : change.kind === 'joined' ? 'ENTER' : change.kind === 'left' ? 'LEAVE' : undefined;
     if (!type) return;
     const about = change.kind === 'created' || change.kind === 'invited' ? change.userIds : [change.actorId];
-    const users = await store.getUsers([...new Set([change.actorId, ...about])]);
-    const nickname = (id: UserId): string => users.find((u) => u.userId === id)?.nickname ?? '';
+    const ids = [...new Set([change.actorId, ...about])];
+    const [users, aliases] = await Promise.all([
+      store.getUsers(ids),
+      Promise.all(ids.map((id) => deps.nameInRoom?.(change.roomId, id))),
+    ]);
+    const nickname = (id: UserId): string => aliases[ids.indexOf(id)] ?? users.find((u) => u.userId === id)?.nickname ?? '';
     const actor = nickname(change.actorId);
     const posted = await messages.post(
       { userId: change.actorId, deviceId: SYSTEM_DEVICE, nickname: actor },

@@ -123,6 +123,28 @@ export const SETTINGS = {
   },
   metricsHost: { env: 'METRICS_HOST', type: 'string', minLength: 1, description: 'Address the METRICS_PORT server listens on. Default: HOST' },
 
+  // People and files
+  phoneDefaultCountryCode: {
+    env: 'PHONE_DEFAULT_COUNTRY_CODE', type: 'string', default: '82', pattern: '^[1-9][0-9]{0,3}$',
+    description: 'Country code given to phone numbers written without one (a leading 0 is the national prefix): numbers are stored as digits only, e.g. 010-1234-5678 → 821012345678',
+  },
+  userSearchesPerWindow: positive('USER_SEARCH_LIMIT', 30, 'User searches by phone or email one signed-in user may make within USER_SEARCH_WINDOW (so accounts cannot be enumerated)'),
+  userSearchWindowSeconds: positive('USER_SEARCH_WINDOW', 60, 'Window of the user search limit, seconds'),
+  maxUploadBytes: positive('MAX_UPLOAD_BYTES', 10_485_760, 'Largest file upload, bytes; a larger one gets 413 and nothing is kept'),
+  filesPublicUrl: {
+    env: 'FILES_PUBLIC_URL', type: 'string', pattern: '^https?://[^\\s]+$',
+    description: 'Origin file download URLs start with (behind a proxy or TLS, e.g. https://chat.example.com). Default: the scheme and Host of each request',
+  },
+  fileUrlTtlSeconds: positive('FILE_URL_TTL', 3_600, 'Seconds a signed file download URL stays valid'),
+  s3Endpoint: {
+    env: 'S3_ENDPOINT', type: 'string', pattern: '^https?://[^\\s]+$',
+    description: 'S3-compatible endpoint for files (cluster mode: every node serves every file). Unset: AWS\'s default endpoint when S3_BUCKET is set, else local disk under DATA_DIR',
+  },
+  s3Bucket: { env: 'S3_BUCKET', type: 'string', minLength: 3, description: 'S3 bucket for files; setting it stores files in S3 instead of DATA_DIR/files' },
+  s3Region: { env: 'S3_REGION', type: 'string', default: 'us-east-1', minLength: 1, description: 'S3 region' },
+  s3AccessKeyId: { env: 'S3_ACCESS_KEY_ID', type: 'string', minLength: 1, description: 'S3 access key id (unset: the AWS SDK\'s default credential chain)' },
+  s3SecretAccessKey: { env: 'S3_SECRET_ACCESS_KEY', type: 'string', minLength: 1, secret: true, description: 'S3 secret access key' },
+
   maxFrameBytes: positive('MAX_FRAME_BYTES', 65_536, 'Largest WebSocket frame; a larger one closes the socket with 1009'),
   maxTextLength: positive('MAX_TEXT_LENGTH', 4_000, 'Longest message text, characters'),
   rateLimitPerSecond: positive('RATE_LIMIT_PER_SECOND', 20, 'Frames per second a connection may send on average'),

@@ -10,6 +10,9 @@ import { authRoutes } from './routes/auth.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { historyRoutes } from './routes/history.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { peopleRoutes } from './routes/people.ts';
+import { fileRoutes } from './routes/files.ts';
+import { openChatRoutes } from './routes/open-chat.ts';
 import { presenceRoutes } from './routes/presence.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { webAppRoutes } from './routes/web-app.ts';
@@ -60,6 +63,9 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(roomRoutes, deps);
   await app.register(historyRoutes, deps);
   await app.register(presenceRoutes, deps);
+  if (deps.people) await app.register(peopleRoutes, { ...deps, people: deps.people });
+  if (deps.files) await app.register(fileRoutes, { ...deps, files: deps.files });
+  if (deps.openChat) await app.register(openChatRoutes, { ...deps, openChat: deps.openChat });
   if (deps.webApp) await app.register(webAppRoutes, deps.webApp);
   return app;
 }

@@ -20,6 +20,11 @@ import type { Pusher } from './ports/push.ts';
 import { anyAccepts, BackendUnreachableError, reach } from './reach.ts';
 import { connectRedis, logRedisErrors } from './redis/client.ts';
 import type { ChatStore } from './ports/store.ts';
+import type { PeopleStore } from './ports/people.ts';
+import type { FileStore } from './ports/files.ts';
+import { DiskFileStore } from './disk/files.ts';
+import { join } from 'node:path';
+import { MemoryPeopleStore } from './memory/people.ts';
 import type { TokenStore } from './ports/tokens.ts';
 
 /** One driver per port: what the actors and routes talk to. */
@@ -31,6 +36,10 @@ export interface Ports {
   tokens: TokenStore;
   dedup: SendDeduplicator;
   pusher: Pusher;
+  /** Profiles, friends, open rooms and file metadata: beside the chat store, in the same database. */
+  people: PeopleStore;
+  /** Uploaded files' bytes: S3 when S3_BUCKET is set (cluster), else DATA_DIR/files. */
+  files: FileStore;
 }
 
 export interface OpenedPorts {
@@ -98,7 +107,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
     if (config.cassandraContactPoints && !given.store) {
       const { CassandraStore, CassandraUnreachableError } = await import('./cassandra/store.ts');
       const contactPoints = config.cassandraContactPoints;
-      given.store = await CassandraStore.connect({
+      const cassandraStore = await CassandraStore.connect({
         contactPoints, keyspace: config.cassandraKeyspace,
         localDataCenter: config.cassandraLocalDataCenter, replicationFactor: config.cassandraReplicationFactor, logger,
       }).catch((error: unknown) => {
@@ -108,6 +117,8 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
         }
         throw error;
       });
+      given.store = cassandraStore;
+      given.people ??= cassandraStore.people();
       const store = given.store;
       openedDrivers.push(store);
       probes.cassandra = () => store.ping();
@@ -152,9 +163,20 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       given.store ??= opened.store;
       given.tokens ??= opened.tokens;
       given.dedup ??= opened.dedup;
+      given.people ??= opened.people;
       // Whichever drivers were not taken still have to let go of the database and the lock.
       closers.push(() => opened.close());
       sqlite = { dataDir: opened.dataDir, jwtSecret: opened.jwtSecret };
+    }
+    if (config.s3Bucket && !given.files) {
+      const { S3FileStore } = await import('./s3/files.ts');
+      const files = await S3FileStore.connect({
+        bucket: config.s3Bucket, region: config.s3Region, ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
+        ...(config.s3AccessKeyId && config.s3SecretAccessKey ? { credentials: { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } } : {}),
+      });
+      given.files = files;
+      openedDrivers.push(files);
+      probes.s3 = () => files.ping();
     }
     const lease = await nodeIds.acquire(config.nodeId);
     closers.push(() => lease.release());
@@ -173,6 +195,8 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
     tokens: given.tokens ?? new MemoryTokenStore(),
     dedup: given.dedup ?? new MemoryDedup(),
     pusher: given.pusher ?? new LogPusher(logger.child({ component: 'push' })),
+    people: given.people ?? new MemoryPeopleStore(),
+    files: given.files ?? new DiskFileStore(join(sqlite?.dataDir ?? config.dataDir, 'files')),
   };
   probes.store ??= () => ports.store.ping();
   return {

@@ -6,11 +6,13 @@ import { MemoryDedup, MemoryDedupHub } from '../../src/infra/memory/dedup.ts';
 import { MemoryFeed, MemoryFeedHub } from '../../src/infra/memory/feed.ts';
 import { MemoryPresenceHub, MemoryPresenceStore } from '../../src/infra/memory/presence.ts';
 import { LogPusher } from '../../src/infra/memory/push.ts';
+import { MemoryPeopleStore } from '../../src/infra/memory/people.ts';
 import { MemoryStore } from '../../src/infra/memory/store.ts';
 import { MemoryTokenHub, MemoryTokenStore } from '../../src/infra/memory/tokens.ts';
 import { busConformance } from './bus.ts';
 import { dedupConformance } from './dedup.ts';
 import { feedConformance } from './feed.ts';
+import { peopleConformance } from './people.ts';
 import { presenceConformance } from './presence.ts';
 import { pushConformance } from './push.ts';
 import { storeConformance } from './store.ts';
@@ -102,3 +104,4 @@ describe('memory de-duplication bounds', () => {
     assert.deepEqual([...hub.claims.keys()], ['new']);
   });
 });
+peopleConformance('memory', async () => new MemoryPeopleStore());

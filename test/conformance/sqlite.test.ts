@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { openDatabase, type SqliteDatabase } from '../../src/infra/sqlite/database.ts';
 import { SqliteDedup } from '../../src/infra/sqlite/dedup.ts';
+import { SqlitePeopleStore } from '../../src/infra/sqlite/people.ts';
 import { SqliteStore } from '../../src/infra/sqlite/store.ts';
 import { SqliteTokenStore } from '../../src/infra/sqlite/tokens.ts';
 import { dedupConformance } from './dedup.ts';
+import { peopleConformance } from './people.ts';
 import { storeConformance } from './store.ts';
 import { tokenConformance } from './tokens.ts';
 
@@ -22,6 +24,11 @@ function database(): SqliteDatabase {
 storeConformance('sqlite', async () => {
   const db = database();
   return new SqliteStore(db, { onClose: () => db.close() });
+});
+
+peopleConformance('sqlite', async () => {
+  const db = database();
+  return new SqlitePeopleStore(db, { onClose: () => db.close() });
 });
 
 // Several stores on one database stand for the nodes: in embedded mode they are the one process.

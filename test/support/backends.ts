@@ -3,12 +3,12 @@
  * (starting Kafka and Cassandra itself when needed). A test file run on its own without them
  * fails with this message instead of silently skipping.
  */
-export function backendAddress(variable: 'REDIS_URL' | 'KAFKA_BROKERS' | 'CASSANDRA_CONTACT_POINTS'): string {
+export function backendAddress(variable: 'REDIS_URL' | 'KAFKA_BROKERS' | 'CASSANDRA_CONTACT_POINTS' | 'S3_ENDPOINT'): string {
   const value = process.env[variable];
   if (!value) {
     throw new Error(
       `${variable} is not set: integration tests need the real backend. Run them through \`npm test\`, ` +
-        'which starts Kafka and Cassandra itself, or set the variable to a running instance.',
+        'which starts Kafka, Cassandra and S3Mock itself, or set the variable to a running instance.',
     );
   }
   return value;

@@ -138,7 +138,7 @@ describe('bad input on the native protocol', () => {
     assert.equal((await send({ contents: '   ' })).code, 'empty_message');
     assert.equal((await send({ messageType: 'FILE', contents: '' })).code, 'file_url_required');
     assert.equal((await send({ messageType: 'FILE', contents: '', fileUrl: 'not a url' })).code, 'bad_frame');
-    assert.equal((await send({ messageType: 'FILE', contents: 'photo', fileUrl: 'https://files.example/a.png' })).type, 'ack');
+    assert.equal((await send({ messageType: 'FILE', contents: 'photo', fileUrl: 'https://files.example/a.png' })).code, 'file_not_in_room', 'a FILE message names a file uploaded to the room (test/http/files.test.ts sends one)');
     await socket.close();
   });
 

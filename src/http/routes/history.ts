@@ -23,6 +23,9 @@ export async function historyRoutes(app: FastifyInstance, deps: HttpDeps): Promi
     await deps.rooms.requireMember(request.identity.userId, roomId);
     const { lastReadMessageId, before, limit } = request.query;
     const page = await deps.messages.history(roomId, { before, after: lastReadMessageId, limit });
-    return ok(reply, 'history, newest first', { messages: page.messages.map(messageDto), nextCursor: page.nextCursor });
+    // FILE messages outlive their URL's signature: history hands out fresh ones.
+    const { files } = deps;
+    const fresh = files ? page.messages.map((m) => (m.messageType === 'FILE' && m.fileUrl ? { ...m, fileUrl: files.refreshUrl(m.fileUrl) } : m)) : page.messages;
+    return ok(reply, 'history, newest first', { messages: fresh.map(messageDto), nextCursor: page.nextCursor });
   });
 }

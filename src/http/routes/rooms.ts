@@ -5,6 +5,7 @@ import { requireAuth } from '../authentication.ts';
 import type { HttpDeps } from '../deps.ts';
 import { ok, send } from '../envelope.ts';
 import { body, roomParams, snowflakeId, userId } from '../schemas.ts';
+import { fileDto, originOf } from './files.ts';
 
 const title = { type: 'string', minLength: 1, maxLength: 100 } as const;
 
@@ -33,15 +34,26 @@ export async function roomRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
     return send(reply, 201, 'room created', detailDto(await rooms.create(request.identity.userId, users, name, isOpen)));
   });
 
-  app.post<{ Body: { chatroomId: string } }>('/api/chatroom/join', {
-    schema: { body: body({ chatroomId: snowflakeId }, ['chatroomId']) },
-  }, async (request, reply) => ok(reply, 'joined the room', detailDto(await rooms.join(request.identity.userId, request.body.chatroomId))));
+  app.post<{ Body: { chatroomId: string; openProfileId?: string } }>('/api/chatroom/join', {
+    schema: { body: body({ chatroomId: snowflakeId, openProfileId: snowflakeId }, ['chatroomId']) },
+  }, async (request, reply) => {
+    const { chatroomId, openProfileId } = request.body;
+    const me = request.identity.userId;
+    const room = openProfileId ? await rooms.joinOpenRoom(me, chatroomId, openProfileId) : await rooms.join(me, chatroomId);
+    return ok(reply, 'joined the room', detailDto(room));
+  });
 
   app.get('/api/chatroom', async (request, reply) =>
     ok(reply, 'my rooms', (await rooms.listMine(request.identity.userId)).map(summaryDto)));
 
-  app.get<{ Params: { id: string } }>('/api/chatroom/:id', { schema: { params: roomParams('id') } },
-    async (request, reply) => ok(reply, 'room', detailDto(await rooms.detail(request.identity.userId, request.params.id))));
+  app.get<{ Params: { id: string } }>('/api/chatroom/:id', { schema: { params: roomParams('id') } }, async (request, reply) => {
+    const room = detailDto(await rooms.detail(request.identity.userId, request.params.id));
+    // The latest files of the room, as FlameTalk's room screen shows them.
+    const files = deps.files ? (await deps.files.latest(room.roomId)).map((f) => fileDto(f, originOf(request, deps.config.filesPublicUrl))) : undefined;
+    // An open room's link code, for members to share.
+    const code = room.isOpen && deps.openChat ? (await deps.openChat.entry(room.roomId))?.code : undefined;
+    return ok(reply, 'room', { ...room, ...(files ? { files } : {}), ...(code ? { code } : {}) });
+  });
 
   app.put<{ Params: { id: string }; Body: { title?: string | null; inputLock?: boolean; muted?: boolean } }>('/api/chatroom/:id', {
     schema: {

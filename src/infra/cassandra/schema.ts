@@ -154,6 +154,97 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'messages.user_ids: the users a system message (INVITE, ENTER, LEAVE) is about',
     statements: ['ALTER TABLE messages ADD IF NOT EXISTS user_ids list<text>'],
   },
+  {
+    version: 4,
+    description: 'people and files: profiles and feeds, friends, open profiles, open rooms and aliases, file metadata',
+    statements: [
+      // Ids are snowflakes stored as bigint where they cluster, so a partition reads newest (or oldest) first.
+      `CREATE TABLE IF NOT EXISTS profiles_by_user (
+  user_id text,
+  profile_id bigint,
+  is_default boolean,
+  nickname text,
+  description text,
+  image_url text,
+  background_url text,
+  stickers text,
+  created_at timestamp,
+  PRIMARY KEY ((user_id), profile_id)
+)`,
+      `CREATE TABLE IF NOT EXISTS profile_owners (
+  profile_id bigint PRIMARY KEY,
+  user_id text
+)`,
+      `CREATE TABLE IF NOT EXISTS profile_feed (
+  profile_id bigint,
+  feed_id bigint,
+  user_id text,
+  image_url text,
+  locked boolean,
+  created_at timestamp,
+  PRIMARY KEY ((profile_id), feed_id)
+) WITH CLUSTERING ORDER BY (feed_id DESC)`,
+      `CREATE TABLE IF NOT EXISTS feed_owners (
+  feed_id bigint PRIMARY KEY,
+  profile_id bigint
+)`,
+      `CREATE TABLE IF NOT EXISTS friends (
+  user_id text,
+  friend_id text,
+  marked boolean,
+  hidden boolean,
+  blocked boolean,
+  assigned_profile_id text,
+  created_at timestamp,
+  PRIMARY KEY ((user_id), friend_id)
+)`,
+      `CREATE TABLE IF NOT EXISTS open_profiles_by_user (
+  user_id text,
+  open_profile_id bigint,
+  nickname text,
+  description text,
+  image_url text,
+  created_at timestamp,
+  PRIMARY KEY ((user_id), open_profile_id)
+)`,
+      `CREATE TABLE IF NOT EXISTS open_profile_owners (
+  open_profile_id bigint PRIMARY KEY,
+  user_id text
+)`,
+      `CREATE TABLE IF NOT EXISTS open_rooms (
+  room_id text PRIMARY KEY,
+  code text,
+  title text,
+  created_at timestamp
+)`,
+      // Claimed with INSERT ... IF NOT EXISTS, like emails: two rooms cannot share a link code.
+      `CREATE TABLE IF NOT EXISTS open_room_codes (
+  code text PRIMARY KEY,
+  room_id text
+)`,
+      `CREATE TABLE IF NOT EXISTS room_aliases (
+  room_id text,
+  user_id text,
+  open_profile_id text,
+  PRIMARY KEY ((room_id), user_id)
+)`,
+      `CREATE TABLE IF NOT EXISTS files (
+  file_id bigint PRIMARY KEY,
+  uploader_id text,
+  room_id text,
+  title text,
+  extension text,
+  size bigint,
+  content_type text,
+  created_at timestamp
+)`,
+      `CREATE TABLE IF NOT EXISTS files_by_room (
+  room_id text,
+  file_id bigint,
+  PRIMARY KEY ((room_id), file_id)
+) WITH CLUSTERING ORDER BY (file_id DESC)`,
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

@@ -9,6 +9,7 @@ import {
   EmailTakenError, IdTakenError, PhoneTakenError, type ChatStore, type HistoryQuery, type MembershipPatch, type UserPatch,
 } from '../ports/store.ts';
 import { mapLimit } from './concurrency.ts';
+import { CassandraPeopleStore } from './people.ts';
 import {
   MEMBER_COLUMNS, MESSAGE_COLUMNS, ROOM_COLUMNS, USER_COLUMNS, bucketOf, idRange, memberFromRow, messageFromRow,
   messageParams, roomFromRow, roomParams, userFromRow, userParams,
@@ -179,6 +180,11 @@ export class CassandraStore implements ChatStore {
       throw new Error(`cannot prepare Cassandra keyspace ${keyspace}: ${describe(error)}`, { cause: error });
     }
     return new CassandraStore(client);
+  }
+
+  /** The PeopleStore on this store's connection and keyspace (its tables come with the same migrations). */
+  people(options: { onClose?: () => Promise<void> } = {}): CassandraPeopleStore {
+    return new CassandraPeopleStore(this.client, options);
   }
 
   private execute(query: string, params: unknown[], options: QueryOptions): Promise<types.ResultSet> {

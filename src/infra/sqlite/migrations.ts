@@ -121,6 +121,82 @@ CREATE INDEX send_claims_by_expiry ON send_claims (expires_at);
 ALTER TABLE messages ADD COLUMN user_ids TEXT;
 `,
   },
+  {
+    version: 3,
+    description: 'people and files: profiles and their feeds, friends, open profiles, open rooms and aliases, file metadata',
+    sql: `
+-- Ids are snowflakes kept as TEXT; newest-first lists order by CAST(id AS INTEGER), which is exact for 63-bit ids.
+CREATE TABLE profiles (
+  profile_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  is_default INTEGER NOT NULL,
+  nickname TEXT NOT NULL,
+  description TEXT NOT NULL,
+  image_url TEXT,
+  background_url TEXT,
+  stickers TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX profiles_by_user ON profiles (user_id);
+
+CREATE TABLE profile_feed (
+  feed_id TEXT PRIMARY KEY,
+  profile_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  image_url TEXT NOT NULL,
+  locked INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX profile_feed_by_profile ON profile_feed (profile_id);
+
+CREATE TABLE friends (
+  user_id TEXT NOT NULL,
+  friend_id TEXT NOT NULL,
+  marked INTEGER NOT NULL,
+  hidden INTEGER NOT NULL,
+  blocked INTEGER NOT NULL,
+  assigned_profile_id TEXT,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, friend_id)
+) WITHOUT ROWID;
+
+CREATE TABLE open_profiles (
+  open_profile_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  nickname TEXT NOT NULL,
+  description TEXT NOT NULL,
+  image_url TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX open_profiles_by_user ON open_profiles (user_id);
+
+CREATE TABLE open_rooms (
+  room_id TEXT PRIMARY KEY,
+  code TEXT NOT NULL UNIQUE,
+  title TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE room_aliases (
+  room_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  open_profile_id TEXT NOT NULL,
+  PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+
+CREATE TABLE files (
+  file_id TEXT PRIMARY KEY,
+  uploader_id TEXT NOT NULL,
+  room_id TEXT,
+  title TEXT NOT NULL,
+  extension TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX files_by_room ON files (room_id, created_at);
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = SQLITE_MIGRATIONS.at(-1)!.version;
