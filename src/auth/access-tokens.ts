@@ -48,8 +48,10 @@ export class AccessTokens {
     }
     if (header.alg !== 'HS256' || header.crit !== undefined) return invalid;
     const expected = createHmac('sha256', this.key).update(`${parts[0]}.${parts[1]}`).digest();
+    // Node's base64url decoder skips characters it does not know and ignores spare bits: only the
+    // one canonical spelling of the signature is accepted, so a token has exactly one valid form.
     const given = Buffer.from(parts[2]!, 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return invalid;
+    if (given.length !== expected.length || given.toString('base64url') !== parts[2] || !timingSafeEqual(given, expected)) return invalid;
 
     const { sub, did, sid, exp, nbf, iss } = payload;
     if (typeof sub !== 'string' || typeof did !== 'string' || typeof sid !== 'string' || typeof exp !== 'number' || iss !== this.issuer) return invalid;

@@ -39,7 +39,8 @@ export interface RoomSummary {
 
 /** FlameTalk's default title: the other members' nicknames. */
 export function defaultTitle(viewer: UserId, users: Array<Pick<User, 'userId' | 'nickname'>>): string {
-  const others = users.filter((u) => u.userId !== viewer).map((u) => u.nickname);
+  // Sorted: stores return users in no particular order, and a title must not change between reads.
+  const others = users.filter((u) => u.userId !== viewer).map((u) => u.nickname).sort((a, b) => a.localeCompare(b));
   return others.length > 0 ? others.join(', ') : '(empty room)';
 }
 

@@ -50,14 +50,17 @@ describe('web app in Chromium: two people chat', () => {
     await sendInPage(ann.page, 'hi Bob');
     await waitFor(async () => (await shownMessages(ann.page)).includes('hi Bob'), 'Ann sees her message acknowledged');
 
-    // Bob's room list picks the room up with one unread message and its text.
+    // Bob's room list picks the room up with two unread messages (Ann's invitation and her text) and the last one.
     const bobsRoom = bob.page.locator('#room-list .room').filter({ hasText: 'Ann' });
-    await bobsRoom.locator('.unread').filter({ hasText: '1' }).waitFor({ timeout: 15_000 });
+    await bobsRoom.locator('.unread').filter({ hasText: '2' }).waitFor({ timeout: 15_000 });
     assert.match((await bobsRoom.locator('.last').textContent())!, /Ann: hi Bob/);
     await screenshot(bob.page, 'chat-1-room-list-unread');
 
     await bobsRoom.locator('a').click();
     await waitFor(async () => (await shownMessages(bob.page)).includes('hi Bob'), 'Bob sees the history');
+    // The invitation is a notice from the server, without a sender (Korean, the default catalogue).
+    await bob.page.locator('#messages .message.system .contents').filter({ hasText: 'Ann님이 Bob님을 초대했습니다.' }).first().waitFor();
+    assert.equal(await bob.page.locator('#messages .message.system .nickname').count(), 0, 'no sender name on a notice');
     assert.equal(await bobsRoom.locator('.unread').count(), 0, 'the open room shows no unread count');
 
     // Presence: each sees the other in the room.

@@ -65,7 +65,7 @@ export async function signUpInPage(page: Page, nickname: string): Promise<{ user
 
 /** The contents of the messages the open room shows, in the order shown (pending sends excluded). */
 export function shownMessages(page: Page): Promise<string[]> {
-  return page.locator('#messages .message:not(.pending) .contents').allTextContents();
+  return page.locator('#messages .message:not(.pending):not(.system) .contents').allTextContents();
 }
 
 /** The ids of the messages shown, in order. */

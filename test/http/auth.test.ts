@@ -119,6 +119,10 @@ describe('accounts and tokens over HTTP', () => {
       ['bad signature', { authorization: `Bearer ${await forgeAccessToken(claims, { secret: 'another-secret-that-is-long-enough!!' })}` }, 'token_invalid'],
       ['expired', { authorization: `Bearer ${await forgeAccessToken(claims, { expiresInSeconds: -10 })}` }, 'token_expired'],
       ['alg none', { authorization: `Bearer ${unsignedToken(claims)}` }, 'token_invalid'],
+      // The same signature bytes spelled another way: padding, a stray character, spare bits set.
+      ['padded signature', { authorization: `Bearer ${user.accessToken}=` }, 'token_invalid'],
+      ['stray character in the signature', { authorization: `Bearer ${user.accessToken.slice(0, -5)}!${user.accessToken.slice(-5)}` }, 'token_invalid'],
+      ['signature with spare bits set', { authorization: `Bearer ${withSpareBitSet(user.accessToken)}` }, 'token_invalid'],
     ];
     for (const [what, headers, code] of cases) {
       const response = await node.request('GET', '/api/chatroom', { headers });
@@ -144,3 +148,11 @@ describe('accounts and tokens over HTTP', () => {
     assert.equal((await me(back.accessToken)).status, 200);
   });
 });
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** A 32-byte signature takes 43 base64url characters, whose last 2 bits are spare: set the lowest. */
+function withSpareBitSet(token: string): string {
+  const last = BASE64URL.indexOf(token.at(-1)!);
+  return token.slice(0, -1) + BASE64URL[last ^ 1];
+}

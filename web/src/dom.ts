@@ -35,3 +35,8 @@ export function describeError(error: unknown): string {
 export function formatTime(iso: string): string {
   return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
+
+/** INVITE, ENTER and LEAVE: written by the server about members, shown without a sender. */
+export function isSystem(messageType: string): boolean {
+  return messageType !== 'TALK' && messageType !== 'FILE';
+}

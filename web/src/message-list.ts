@@ -1,6 +1,6 @@
 import type { MessageDto } from '../../src/client/index.ts';
 import { compareIds } from '../../src/client/ids.ts';
-import { formatTime, h } from './dom.ts';
+import { formatTime, h, isSystem } from './dom.ts';
 
 /**
  * The messages of the open room in id order, one element per message id: history pages, live
@@ -73,7 +73,7 @@ export class MessageList {
 
   private render(message: MessageDto): HTMLElement {
     const mine = message.senderId === this.me;
-    const system = message.messageType !== 'TALK' && message.messageType !== 'FILE';
+    const system = isSystem(message.messageType);
     const classes = ['message', mine ? 'mine' : 'theirs', system ? 'system' : ''].filter(Boolean).join(' ');
     return h('li', { class: classes, 'data-message-id': message.messageId, 'data-sender-id': message.senderId },
       system || mine ? null : h('span', { class: 'nickname' }, message.nickname),

@@ -1,5 +1,5 @@
 import type { FlametalkClient, RoomSummary } from '../../src/client/index.ts';
-import { describeError, formatTime, h, replaceChildren } from './dom.ts';
+import { describeError, formatTime, h, isSystem, replaceChildren } from './dom.ts';
 
 const REFRESH_MS = 5_000;
 
@@ -83,7 +83,7 @@ export class RoomList {
         } },
         h('span', { class: 'title' }, room.title || '(no title)'),
         unread > 0 ? h('span', { class: 'unread', title: `${unread} unread` }, unread >= 999 ? '999+' : String(unread)) : null,
-        h('span', { class: 'last' }, last ? `${last.nickname}: ${last.contents}` : `${room.memberCount} member${room.memberCount === 1 ? '' : 's'}`),
+        h('span', { class: 'last' }, last ? (isSystem(last.messageType) ? last.contents : `${last.nickname}: ${last.contents}`) : `${room.memberCount} member${room.memberCount === 1 ? '' : 's'}`),
         last ? h('time', { datetime: last.createdAt }, formatTime(last.createdAt)) : null));
     }));
   }

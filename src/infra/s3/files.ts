@@ -46,7 +46,10 @@ export class S3FileStore implements FileStore {
         client.destroy();
         throw new Error(`cannot reach S3 bucket ${options.bucket}${options.endpoint ? ` at ${options.endpoint}` : ''}: ${(error as Error).message || (error as Error).name}`, { cause: error });
       }
-      await client.send(new CreateBucketCommand({ Bucket: options.bucket }));
+      await client.send(new CreateBucketCommand({ Bucket: options.bucket })).catch((creating: unknown) => {
+        // Another node starting at the same moment created it first.
+        if ((creating as Error).name !== 'BucketAlreadyOwnedByYou') throw creating;
+      });
     }
     return store;
   }
