@@ -191,6 +191,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     const notifier = spawnNotifier({
       runtime, presence, store, pusher: ports.pusher, metrics, logger, coalesceMs: config.pushCoalesceMs,
       blockedRecipients: (roomId, senderId, recipients) => blocks.blockedRecipients(roomId, senderId, recipients),
+      openRoomTitle: async (roomId) => (await openChat.entry(roomId))?.title,
     });
 
     const subscriptions: BusSubscription[] = [];

@@ -22,6 +22,8 @@ export interface NotifierDeps {
   coalesceMs: number;
   /** The recipients who must not be pushed this sender's messages in this room (they blocked the sender in a 1:1 room). */
   blockedRecipients?: (roomId: RoomId, senderId: string, recipients: string[]) => Promise<Set<string>>;
+  /** An open room's own title, which its members see instead of each other's (real) names. */
+  openRoomTitle?: (roomId: RoomId) => Promise<string | undefined>;
 }
 
 /** Who a push goes to, and what this recipient calls the room. */
@@ -54,6 +56,8 @@ interface NotifierState {
 interface RoomContext {
   members: Map<UserId, Membership>;
   users?: Array<Pick<User, 'userId' | 'nickname'>>;
+  /** Looked up once per batch, for group rooms only; null: not an open room. */
+  openTitle?: string | null;
 }
 
 const FILE_BODY = 'sent a file';
@@ -103,6 +107,11 @@ export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
   async function targetTitle(context: RoomContext, recipient: Membership, message: ChatMessage): Promise<string> {
     if (context.members.size <= 2) return message.nickname;
     if (recipient.title) return recipient.title;
+    if (context.openTitle === undefined) {
+      const room = deps.openRoomTitle ? await deps.store.getRoom(message.roomId) : undefined;
+      context.openTitle = room?.isOpen ? (await deps.openRoomTitle!(message.roomId)) ?? null : null;
+    }
+    if (context.openTitle) return context.openTitle;
     context.users ??= await deps.store.getUsers([...context.members.keys()]);
     return defaultTitle(recipient.userId, context.users);
   }

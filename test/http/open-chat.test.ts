@@ -79,7 +79,9 @@ describe('open chat', () => {
       const log = () => (node.server.ports.pusher as LogPusher).sent.filter((p) => p.token === 'cat-open-device');
       await waitFor(() => log().length >= 1, 'the push to Cat');
       seenByCat.push(log());
-      assert.equal(log()[0]!.title, 'Mountain Goat');
+      // A group room's push is titled by the room (an open room's own title) and names the sender in the body.
+      assert.match(log()[0]!.title, /^Hiking/);
+      assert.equal(log()[0]!.body, 'Mountain Goat: are you there?');
 
       const detail = await node.request('GET', `/api/chatroom/${roomId}`, { token: cat.accessToken });
       seenByCat.push(detail.body);
@@ -88,7 +90,10 @@ describe('open chat', () => {
       assert.match(detail.body.data.title, /^Hiking/);
       const history = await node.request('GET', `/api/chat/history/${roomId}`, { token: cat.accessToken });
       seenByCat.push(history.body);
-      assert.deepEqual(history.body.data.messages.map((m: any) => m.nickname), ['Mountain Goat', 'Mountain Goat']);
+      // Newest first: Bob's two messages, then the ENTER notices of Cat and Bob, each under the alias.
+      assert.deepEqual(history.body.data.messages.map((m: any) => [m.messageType, m.nickname]), [
+        ['TALK', 'Mountain Goat'], ['TALK', 'Mountain Goat'], ['ENTER', 'Trail Fox'], ['ENTER', 'Mountain Goat'],
+      ]);
       seenByCat.push((await node.request('GET', `/api/presence/${roomId}`, { token: cat.accessToken })).body);
       seenByCat.push((await node.request('GET', `/api/chatroom/${roomId}/users`, { token: cat.accessToken })).body);
       seenByCat.push((await node.request('GET', '/api/chatroom', { token: cat.accessToken })).body);

@@ -51,7 +51,8 @@ describe('a mixed room on one node', () => {
     assert.equal(rooms.find((r) => r.roomId === roomId).unreadCount, 3, 'INVITE + the STOMP and the native message');
     await waitFor(() => pushes.length >= pushesBefore + 2, 'Dan\'s phone buzzes for both');
     const danPushes = pushes.slice(pushesBefore).filter((p) => p.userId === dan.userId);
-    assert.deepEqual(danPushes.map((p) => p.body).sort(), ['from STOMP', 'from native']);
+    // A group room: the body names the sender.
+    assert.deepEqual(danPushes.map((p) => p.body).sort(), ['Ann: from native', 'Bob: from STOMP']);
     assert.ok(pushes.slice(pushesBefore).every((p) => p.userId === dan.userId), 'no push to the members present through any protocol (Cat via the presence socket)');
 
     const catExits = native.next((f) => f.type === 'presence' && f.userId === cat.userId && f.event === 'exit');

@@ -178,10 +178,10 @@ export class KafkaBus implements RoomEventBus {
   async backlog(group: string, roomId: RoomId): Promise<number> {
     const { topic, partitions } = this.options;
     const partition = partitionOf(roomId, partitions);
-    const [ends, [committed]] = await Promise.all([
+    const [ends, [committed]] = await retryWhileLeaderMoves(() => Promise.all([
       this.admin.fetchTopicOffsets(topic),
       this.admin.fetchOffsets({ groupId: this.groupId(group), topics: [topic] }),
-    ]);
+    ]));
     const end = ends.find((p) => p.partition === partition);
     if (!end) throw new Error(`partition ${partition} of ${topic} has no offsets`);
     const at = Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
@@ -283,4 +283,20 @@ function isTransient(error: unknown): boolean {
   let cause: unknown = error;
   while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
   return (cause as { retriable?: unknown }).retriable === true;
+}
+
+/**
+ * kafkajs's admin gives up on "not the leader" at once, which a partition whose leader just moved (or
+ * a topic just created) answers for a moment: ask again a few times.
+ */
+async function retryWhileLeaderMoves<T>(ask: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ask();
+    } catch (error) {
+      const { type } = error as { type?: string };
+      if (attempt >= 5 || (type !== 'NOT_LEADER_FOR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE' && type !== 'UNKNOWN_TOPIC_OR_PARTITION')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
 }
