@@ -40,6 +40,7 @@ export function connectStomp(url: string, connectHeaders: StompHeaders, options:
     heartbeatOutgoing: options.heartbeatOutgoing ?? 0,
     debug: () => undefined,
   });
+  const failPending = new Set<(error: Error) => void>();
   const handle: StompTestClient = {
     client,
     socket: () => socket!,
@@ -56,7 +57,11 @@ export function connectStomp(url: string, connectHeaders: StompHeaders, options:
     },
     send(body, headers = {}) {
       const receipt = `r-${++receipts}`;
-      const got = new Promise<IFrame>((resolve) => client.watchForReceipt(receipt, resolve));
+      // An ERROR (the server closes the socket after one) answers the send instead of its receipt.
+      const got = new Promise<IFrame>((resolve, reject) => {
+        client.watchForReceipt(receipt, resolve);
+        failPending.add(reject);
+      });
       client.publish({ destination: '/pub/chat/message', body: JSON.stringify(body), headers: { ...headers, receipt } });
       return got;
     },
@@ -68,6 +73,8 @@ export function connectStomp(url: string, connectHeaders: StompHeaders, options:
     client.onConnect = () => resolve(handle);
     client.onStompError = (frame) => {
       errors.push(frame);
+      for (const fail of failPending) fail(Object.assign(new Error(`STOMP ERROR: ${frame.headers['message']}`), { frame }));
+      failPending.clear();
       reject(Object.assign(new Error(`STOMP ERROR: ${frame.headers['message']}`), { frame }));
     };
     client.onWebSocketClose = () => reject(new Error('socket closed before CONNECTED'));

@@ -53,11 +53,17 @@ describe('STOMP 1.2 chat socket (@stomp/stompjs)', () => {
 
     // A client's own ENTER is answered and not stored: the server posts system messages itself.
     assert.ok(await a.send({ type: 'ENTER', room_id: roomId, sender_id: ann.userId, nickname: 'Ann', contents: '' }));
-    const file = await a.send({ type: 'FILE', room_id: roomId, contents: 'photo.jpg', file_url: 'https://files.example.com/photo.jpg' });
+    // A FILE message names a file uploaded to the room.
+    const form = new FormData();
+    form.append('chatroomId', roomId);
+    form.append('file', new Blob([Buffer.from('not really a jpeg')], { type: 'image/jpeg' }), 'photo.jpg');
+    const uploaded = await fetch(`${node.baseUrl}/api/file`, { method: 'POST', headers: { authorization: `Bearer ${ann.accessToken}` }, body: form });
+    const fileUrl = ((await uploaded.json()) as { data: { url: string } }).data.url;
+    const file = await a.send({ type: 'FILE', room_id: roomId, contents: 'photo.jpg', file_url: fileUrl });
     assert.ok(file);
     await waitFor(() => subB.messages.length === 2, 'the FILE message');
     assert.equal(subB.messages[1].message_type, 'FILE', 'nothing stored for the ENTER');
-    assert.equal(subB.messages[1].file_url, 'https://files.example.com/photo.jpg');
+    assert.equal(new URL(subB.messages[1].file_url).pathname, new URL(fileUrl).pathname);
     await Promise.all([a.disconnect(), b.disconnect()]);
   });
 
