@@ -10,6 +10,8 @@ export const UNREAD_CAP = 999;
 export interface RoomMember {
   userId: UserId;
   nickname: string;
+  /** The open profile's image of a member who joined an open room with one; null otherwise. */
+  imageUrl: string | null;
   joinedAt: number;
 }
 
@@ -173,12 +175,12 @@ export class RoomService {
     const mine = members.find((m) => m.userId === userId);
     if (!mine) throw forbidden('you are not a member of this room', 'not_member');
     const users = await this.named(roomId, await this.store.getUsers(members.map((m) => m.userId)));
-    const nicknames = new Map(users.map((u) => [u.userId, u.nickname]));
+    const shown = new Map(users.map((u) => [u.userId, u]));
     return {
       roomId, hostId: room.hostId, isOpen: room.isOpen, createdAt: room.createdAt, inputLock: mine.inputLock, muted: mine.muted,
       title: mine.title ?? (await this.openTitle(room)) ?? defaultTitle(userId, users),
       members: members
-        .map((m) => ({ userId: m.userId, nickname: nicknames.get(m.userId) ?? '', joinedAt: m.joinedAt }))
+        .map((m) => ({ userId: m.userId, nickname: shown.get(m.userId)?.nickname ?? '', imageUrl: shown.get(m.userId)?.imageUrl ?? null, joinedAt: m.joinedAt }))
         .sort((a, b) => a.joinedAt - b.joinedAt),
     };
   }
@@ -209,10 +211,13 @@ export class RoomService {
   }
 
   /** Members as the room shows them: in an open room, those who joined with an open profile go by its nickname. */
-  private async named(roomId: RoomId, users: User[]): Promise<Array<Pick<User, 'userId' | 'nickname'>>> {
+  private async named(roomId: RoomId, users: User[]): Promise<Array<Pick<User, 'userId' | 'nickname'> & { imageUrl?: string | null }>> {
     const aliases = await this.options.openChat?.aliases(roomId);
     if (!aliases || aliases.size === 0) return users;
-    return users.map((u) => ({ userId: u.userId, nickname: aliases.get(u.userId)?.nickname ?? u.nickname }));
+    return users.map((u) => {
+      const alias = aliases.get(u.userId);
+      return alias ? { userId: u.userId, nickname: alias.nickname, imageUrl: alias.imageUrl } : { userId: u.userId, nickname: u.nickname };
+    });
   }
 
   private async room(roomId: RoomId): Promise<Room> {

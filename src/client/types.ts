@@ -4,6 +4,8 @@ import type { MessageDto } from './protocol.ts';
 export interface RoomMember {
   userId: string;
   nickname: string;
+  /** An open room member's open-profile image; null otherwise. */
+  imageUrl: string | null;
   joinedAt: string;
 }
 

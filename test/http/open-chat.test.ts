@@ -87,6 +87,8 @@ describe('open chat', () => {
       seenByCat.push(detail.body);
       const names = detail.body.data.members.map((m: any) => m.nickname);
       assert.ok(names.includes('Mountain Goat') && names.includes('Trail Fox'), names.join());
+      const goat = detail.body.data.members.find((m: any) => m.nickname === 'Mountain Goat');
+      assert.equal(goat.imageUrl, '/img/goat.png', 'the open profile\'s image, not the real one');
       assert.match(detail.body.data.title, /^Hiking/);
       const history = await node.request('GET', `/api/chat/history/${roomId}`, { token: cat.accessToken });
       seenByCat.push(history.body);
