@@ -227,6 +227,9 @@ describe('KafkaBus', { timeout: 180_000 }, () => {
   it('leaves no timer or connection running once closed, even after an outage', async () => {
     // What keeps a process alive: a closed bus must not, or a host that stops flametalk never exits.
     const running = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout' || kind === 'TCPSocketWrap').length;
+    // The count is process-wide: the earlier tests' buses (heartbeats, fetches) must not move it meanwhile.
+    await Promise.allSettled(made.buses.splice(0).map((bus) => bus.close()));
+    await sleep(1_000);
     const before = running();
     const topic = newTopic();
     const proxy = track(new OutageProxy(brokerTarget()));
