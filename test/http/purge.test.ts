@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { AccountPurge } from '../../src/chat/purge.ts';
+import { MemoryJobLeases } from '../../src/infra/memory/job-lease.ts';
 import { startNode, type TestNode, type TestUser } from '../support/server.ts';
 import { TestSocket } from '../support/ws-client.ts';
 
@@ -102,5 +105,24 @@ describe('the account purge', () => {
     assert.equal(await node.server.chat.purge.runOnce(), 1);
     assert.equal(await node.server.chat.purge.runOnce(), 0);
     assert.equal((await signIn(dan)).status, 401);
+  });
+
+  it('runs on one node at a time: while another holds the lease, a run purges nothing', async () => {
+    const eve = await node.signUp('Eve');
+    await leave(eve);
+    clock += 31 * DAY;
+    const shared = new Map();
+    const otherNode = new MemoryJobLeases(shared);
+    assert.equal(await otherNode.tryAcquire('account-purge', 60_000), true);
+    const { ports, chat } = node.server;
+    const purge = new AccountPurge({
+      store: ports.store, people: ports.people, tokens: ports.tokens, rooms: chat.rooms, leases: new MemoryJobLeases(shared),
+      logger: pino({ level: 'silent' }), afterMs: 30 * DAY, deletedName: 'deleted user', now: () => clock,
+    });
+    assert.equal(await purge.runOnce(), 0);
+    assert.ok(await ports.store.getUser(eve.userId), 'untouched while the other node holds the lease');
+    await otherNode.release('account-purge');
+    assert.equal(await purge.runOnce(), 1);
+    assert.equal(await ports.store.getUser(eve.userId), undefined);
   });
 });
