@@ -20,6 +20,7 @@ import { AccountService } from './chat/accounts.ts';
 import { MessageService } from './chat/messages.ts';
 import type { RoomEvent } from './chat/model.ts';
 import { persister } from './chat/persister.ts';
+import { AccountPurge, DELETED_USER_NAME } from './chat/purge.ts';
 import { PERSISTER_GROUP } from './chat/recovery.ts';
 import { PresenceKeeper, presenceLeaseFor } from './chat/presence-keeper.ts';
 import { RoomService, type MembershipChange } from './chat/rooms.ts';
@@ -56,6 +57,8 @@ export interface ChatServerOptions {
   listenHttp?: boolean;
   /** Install SIGTERM/SIGINT handlers that stop the server and exit (default false: the host owns the process). */
   handleSignals?: boolean;
+  /** The clock of accounts' leave grace and of the account purge (default Date.now; tests pass their own). */
+  now?: () => number;
 }
 
 export interface ChatServerEvents {
@@ -72,7 +75,11 @@ export interface ChatServer {
   readonly events: EventEmitter<ChatServerEvents>;
   /** Available after start(). */
   readonly ports: Ports;
-  readonly chat: { accounts: AccountService; rooms: RoomService; messages: MessageService; people: PeopleService; files: FileService; openChat: OpenChat };
+  readonly chat: {
+    accounts: AccountService; rooms: RoomService; messages: MessageService; people: PeopleService; files: FileService; openChat: OpenChat;
+    /** Deletes accounts whose leave grace is over; runs every ACCOUNT_PURGE_INTERVAL_MS, runOnce() for an immediate run. */
+    purge: AccountPurge;
+  };
   /** The ports actually bound (0 in the config picks a free one); metricsPort only with METRICS_PORT. */
   readonly addresses: ServerAddresses;
   start(): Promise<ServerAddresses>;
@@ -143,8 +150,11 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     const people = new PeopleService(store, ports.people, {
       newId: () => ids.next(), defaultCountryCode: config.phoneDefaultCountryCode, onFriendChanged: (userId, friendId) => blocks.forget(userId, friendId),
     });
+    const purgeAfterMs = config.accountPurgeAfterDays * 86_400_000;
+    const deletedName = DELETED_USER_NAME[config.systemMessageLanguage as SystemMessageLanguage];
     const accounts = new AccountService(store, tokens, accessTokens, {
       refreshTtlSeconds: config.refreshTokenTtlSeconds, newUserId: () => ids.next(), passwords,
+      leaveGraceMs: purgeAfterMs, ...(options.now ? { now: options.now } : {}),
       normalizePhone: (raw) => people.normalizePhone(raw), onSignUp: async (user) => void (await people.defaultProfile(user)),
     });
     const openChat = new OpenChat(store, ports.people);
@@ -161,7 +171,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       signingKey: createHmac('sha256', jwtSecret).update('flametalk file URLs').digest('base64url'),
     });
     const messages = new MessageService({
-      store, bus, feed, dedup, files, senderName: (roomId, userId) => openChat.senderName(roomId, userId),
+      store, bus, feed, dedup, files, senderName: (roomId, userId) => openChat.senderName(roomId, userId), deletedSenderName: deletedName,
     }, ids, config.maxTextLength);
     membershipEffect = membershipEffects({
       store, feed, messages, language: config.systemMessageLanguage as SystemMessageLanguage, logger,
@@ -198,6 +208,12 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     // On an in-process bus the sender stores its messages itself (see MessageService).
     if (bus.durable) subscriptions.push(await bus.consume(PERSISTER_GROUP, persister(store, feed)));
     subscriptions.push(await bus.consume('notifier', notifierHandler(runtime, notifier)));
+
+    const purge = new AccountPurge({
+      store, people: ports.people, tokens, rooms, leases: opened.jobLeases, logger: logger.child({ component: 'purge' }),
+      afterMs: purgeAfterMs, deletedName, ...(options.now ? { now: options.now } : {}),
+    });
+    purge.start(config.accountPurgeIntervalMs);
 
     const keeper = new PresenceKeeper(presence, feed, presenceLeaseFor(config.presenceLeaseMs), () => directory.broadcast({ type: 'reenter' }), logger);
     keeper.start();
@@ -242,12 +258,12 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       addresses.wsPort = await sockets.listen(config.host, config.wsPort);
     } catch (error) {
       sockets.stopListening();
-      await Promise.allSettled([http.close(), keeper.stop(), metricsServer?.close()]);
+      await Promise.allSettled([http.close(), keeper.stop(), purge.stop(), metricsServer?.close()]);
       runtime.shutdown();
       throw error;
     }
 
-    return { opened, ports, accounts, rooms, messages, people, files, openChat, runtime, sockets, http, metricsServer, subscriptions, keeper, unsubscribeRevocations };
+    return { opened, ports, accounts, rooms, messages, people, files, openChat, purge, runtime, sockets, http, metricsServer, subscriptions, keeper, unsubscribeRevocations };
   }
 
   async function stopNode(node: NonNullable<typeof started>): Promise<void> {
@@ -264,6 +280,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       while ((await node.ports.bus.lag().catch(() => 0)) > 0) await new Promise((r) => setTimeout(r, 50));
     })());
     node.unsubscribeRevocations();
+    await bounded(node.purge.stop());
     await node.keeper.stop();
     for (const subscription of node.subscriptions) await bounded(subscription.stop());
     const { presence, bus, feed, store, tokens, dedup, pusher, people, files } = node.ports;
@@ -285,7 +302,10 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     },
     get chat() {
       if (!started) return notStarted();
-      return { accounts: started.accounts, rooms: started.rooms, messages: started.messages, people: started.people, files: started.files, openChat: started.openChat };
+      return {
+        accounts: started.accounts, rooms: started.rooms, messages: started.messages, people: started.people, files: started.files,
+        openChat: started.openChat, purge: started.purge,
+      };
     },
     async start() {
       if (started) return { ...addresses };

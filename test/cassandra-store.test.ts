@@ -60,7 +60,7 @@ describe('CassandraStore schema', () => {
 
     const tables = await admin.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [keyspace], { prepare: true });
     assert.deepEqual(tables.rows.map((row) => row.get('table_name') as string).sort(), [
-      'device_tokens', 'feed_owners', 'files', 'files_by_room', 'friends', 'messages', 'open_profile_owners', 'open_profiles_by_user',
+      'device_tokens', 'device_tokens_by_token', 'feed_owners', 'files', 'files_by_room', 'friends', 'messages', 'open_profile_owners', 'open_profiles_by_user',
       'open_room_codes', 'open_rooms', 'profile_feed', 'profile_owners', 'profiles_by_user', 'read_positions', 'room_aliases',
       'room_buckets', 'room_members', 'rooms', 'rooms_by_user', 'schema_lock', 'schema_migrations', 'users', 'users_by_email', 'users_by_phone',
     ]);

@@ -53,6 +53,8 @@ export interface AccountOptions {
   passwords?: Passwords;
   /** Phone numbers are stored in this form (see people/phone.ts); default: as given. */
   normalizePhone?: (raw: string) => string;
+  /** How long an account that left can come back by signing in (default LEAVE_GRACE_MS); afterwards the purge deletes it. */
+  leaveGraceMs?: number;
   /** Runs once an account exists (its default profile is made here). */
   onSignUp?: (user: User) => Promise<void>;
 }
@@ -102,7 +104,7 @@ export class AccountService {
     const check = await this.passwords.verify(password, user?.passwordHash || undefined);
     if (!user || !check.ok) throw refused;
     if (user.leftAt !== null) {
-      if (this.now() - user.leftAt > LEAVE_GRACE_MS) throw refused;
+      if (this.now() - user.leftAt > (this.options.leaveGraceMs ?? LEAVE_GRACE_MS)) throw refused;
       await this.store.updateUser(user.userId, { leftAt: null });
     }
     if (check.upgraded) await this.store.updateUser(user.userId, { passwordHash: check.upgraded });

@@ -4,6 +4,7 @@ import type { FeedEntry, Reservation, RoomFeed } from '../infra/ports/feed.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
 import { badRequest, ChatError } from './errors.ts';
 import type { ChatMessage, DeviceId, EventOrigin, MessageId, MessageType, RoomId, UserId } from './model.ts';
+import { withDeletedSenders } from './purge.ts';
 import { SnowflakeGenerator, snowflakeTime } from './snowflake.ts';
 
 /** How long a device's client message id is remembered for de-duplication. */
@@ -54,6 +55,8 @@ export interface MessagePorts {
   files?: { checkFileMessage(roomId: RoomId, fileUrl: string): Promise<void> };
   /** When given, the name a sender goes by in a room (an open profile's nickname in an open room). */
   senderName?: (roomId: RoomId, userId: UserId) => Promise<string | undefined>;
+  /** When given, history shows messages of purged accounts (no longer in the store) under this name. */
+  deletedSenderName?: string;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -199,7 +202,9 @@ export class MessageService {
 
   /** Newest first. `after` (a reader's last read message) limits the page to what came later. */
   async history(roomId: RoomId, query: { before?: MessageId; after?: MessageId; limit: number }): Promise<HistoryPage> {
-    const messages = await this.ports.store.history(roomId, query);
+    const stored = await this.ports.store.history(roomId, query);
+    const { deletedSenderName } = this.ports;
+    const messages = deletedSenderName === undefined ? stored : await withDeletedSenders(this.ports.store, stored, deletedSenderName);
     const full = messages.length === query.limit;
     return { messages, nextCursor: full ? messages.at(-1)!.messageId : null };
   }

@@ -173,6 +173,15 @@ export const SETTINGS = {
     env: 'SYSTEM_MESSAGE_LANGUAGE', type: 'string', default: 'ko', enum: ['ko', 'en'],
     description: 'Language of the text of system messages (INVITE, ENTER, LEAVE); clients may render their own from the user ids they carry',
   },
+  accountPurgeAfterDays: positive(
+    'ACCOUNT_PURGE_AFTER_DAYS', 30,
+    'Accounts that left are deleted for good this many days later (profile, friends, devices, memberships; their messages stay under a neutral name); signing in before then restores them',
+    36_500,
+  ),
+  accountPurgeIntervalMs: positive(
+    'ACCOUNT_PURGE_INTERVAL_MS', 3_600_000,
+    'How often the account purge runs (one node at a time in a cluster, under a lease in Redis)',
+  ),
   shutdownTimeoutMs: positive('SHUTDOWN_TIMEOUT_MS', 10_000, 'On SIGTERM, the process exits within this bound'),
   drainBatchSize: positive('DRAIN_BATCH_SIZE', 500, 'On shutdown, clients are told 4200 in batches of this size'),
 } as const satisfies Record<string, Setting>;

@@ -15,6 +15,8 @@ import type { RoomEventBus } from './ports/bus.ts';
 import type { SendDeduplicator } from './ports/dedup.ts';
 import type { RoomFeed } from './ports/feed.ts';
 import type { NodeIdLease, NodeIdRegistry } from './ports/node-ids.ts';
+import type { JobLeases } from './ports/job-lease.ts';
+import { MemoryJobLeases } from './memory/job-lease.ts';
 import type { PresenceStore } from './ports/presence.ts';
 import type { Pusher } from './ports/push.ts';
 import { anyAccepts, BackendUnreachableError, reach } from './reach.ts';
@@ -46,6 +48,8 @@ export interface OpenedPorts {
   ports: Ports;
   /** This node's snowflake node id, leased (from Redis in a cluster) so no other live node holds it. */
   nodeId: NodeIdLease;
+  /** Leases on jobs one node at a time runs (the account purge): in Redis in a cluster, in-process otherwise. */
+  jobLeases: JobLeases;
   /** The embedded data directory and the JWT key kept in it, when this node uses SQLite. */
   sqlite?: { dataDir: string; jwtSecret: { secret: string; source: string } };
   /** Each backend this node uses and whether it answers ('ok' or why not). */
@@ -75,6 +79,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
   let nodeId: NodeIdLease | undefined;
   let sqlite: OpenedPorts['sqlite'];
   let nodeIds: NodeIdRegistry = new MemoryNodeIds();
+  let jobLeases: JobLeases = new MemoryJobLeases();
   try {
     if (config.redisUrl) {
       const { RedisPresenceStore } = await import('./redis/presence.ts');
@@ -103,6 +108,8 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       }
       probes.redis = () => client.ping();
       nodeIds = new RedisNodeIds(client, { prefix, owner: nodeName });
+      const { RedisJobLeases } = await import('./redis/job-lease.ts');
+      jobLeases = new RedisJobLeases(client, { prefix, owner: nodeName });
     }
     if (config.cassandraContactPoints && !given.store) {
       const { CassandraStore, CassandraUnreachableError } = await import('./cassandra/store.ts');
@@ -202,6 +209,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
   return {
     ports,
     nodeId: nodeId!,
+    jobLeases,
     ...(sqlite ? { sqlite } : {}),
     readiness: async () => Object.fromEntries(await Promise.all(Object.entries(probes).map(async ([name, probe]) => [name, await check(probe)]))),
     close: async () => {

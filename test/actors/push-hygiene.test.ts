@@ -89,7 +89,23 @@ describe('push tokens and payloads through firebase-admin', { timeout: 120_000 }
     assert.deepEqual(await node.server.ports.store.deviceTokens([eve.userId]), []);
   });
 
-  it('a member who mutes a room gets no pushes from it until unmuting; other rooms still push', async () => {
+  it('a phone that changes hands: the token registered by a second account leaves the first one, which gets no more pushes', async () => {
+    const eve = await node.signUp('Eve', 'eve-phone');
+    const fay = await node.signUp('Fay', 'fay-phone');
+    const roomId = await node.createRoom(ann, [eve, fay]);
+    await register(eve, 'handed-on-token');
+    assert.deepEqual(tokensOf(await post(roomId, 'to Eve', 'handed-on-token')), ['handed-on-token']);
+    // Eve sells the phone; Fay signs in on it and the app registers the same FCM token.
+    await register(fay, 'handed-on-token');
+    assert.deepEqual(await node.server.ports.store.deviceTokens([eve.userId]), [], 'the first copy is gone');
+    assert.deepEqual((await node.server.ports.store.deviceTokens([fay.userId])).map((t) => t.token), ['handed-on-token']);
+    const fromEve = await post(roomId, 'from Eve', 'handed-on-token', eve);
+    assert.equal(fromEve.length, 1, 'one push to the phone, for Fay');
+    const toBoth = await post(roomId, 'to both', 'handed-on-token');
+    assert.equal(toBoth.length, 1, 'not twice, and not for Eve, who no longer holds the phone');
+  });
+
+    it('a member who mutes a room gets no pushes from it until unmuting; other rooms still push', async () => {
     const gus = await node.signUp('Gus', 'gus-phone');
     const control = await node.signUp('Hal', 'hal-phone');
     const muted = await node.createRoom(ann, [gus, control]);

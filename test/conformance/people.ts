@@ -88,6 +88,17 @@ export function peopleConformance(driver: string, makeStore: () => Promise<Peopl
       assert.deepEqual(await store.friendsOf(randomUUID()), []);
     });
 
+    it('takes purged users out of every friend list, leaving other friends alone', async () => {
+      const [ann, bob, cat, gone1, gone2] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      await store.addFriends([friend(ann, gone1), friend(ann, bob), friend(bob, gone1), friend(bob, gone2), friend(cat, ann), friend(gone1, ann)]);
+      await store.removeFromAllFriends([gone1, gone2]);
+      assert.deepEqual((await store.friendsOf(ann)).map((f) => f.friendId), [bob]);
+      assert.deepEqual(await store.friendsOf(bob), []);
+      assert.deepEqual((await store.friendsOf(cat)).map((f) => f.friendId), [ann]);
+      assert.deepEqual((await store.friendsOf(gone1)).map((f) => f.friendId), [ann], 'their own list is the purge\'s to remove');
+      await store.removeFromAllFriends([]);
+    });
+
     it('keeps open profiles per user', async () => {
       const user = randomUUID();
       const one: OpenProfile = { openProfileId: id(), userId: user, nickname: 'anon', description: '', imageUrl: null, createdAt: Date.now() };

@@ -255,6 +255,63 @@ export function storeConformance(driver: string, makeStore: () => Promise<ChatSt
       assert.deepEqual(await store.deviceTokens([]), []);
     });
 
+    it('hands a push token over to the device that registers it, also from another account', async () => {
+      const [u1, u2] = [randomUUID(), randomUUID()];
+      const [shared, other] = [`fcm-${randomUUID()}`, `fcm-${randomUUID()}`];
+      await store.setDeviceToken({ userId: u1, deviceId: 'phone', token: shared });
+      await store.setDeviceToken({ userId: u1, deviceId: 'tablet', token: other });
+      await store.setDeviceToken({ userId: u2, deviceId: 'phone', token: shared });
+      assert.deepEqual((await store.deviceTokens([u1])).map((t) => `${t.deviceId}/${t.token}`), [`tablet/${other}`], 'the first copy is gone');
+      assert.deepEqual((await store.deviceTokens([u2])).map((t) => t.token), [shared]);
+      await store.setDeviceToken({ userId: u2, deviceId: 'laptop', token: shared });
+      assert.deepEqual((await store.deviceTokens([u2])).map((t) => t.deviceId), ['laptop'], 'within one account too');
+      // A device that moved on to a new token does not lose it when its old one is registered elsewhere.
+      await store.setDeviceToken({ userId: u2, deviceId: 'laptop', token: `${shared}-new` });
+      await store.setDeviceToken({ userId: u1, deviceId: 'phone', token: shared });
+      assert.deepEqual((await store.deviceTokens([u2])).map((t) => t.token), [`${shared}-new`]);
+      await store.removeDeviceToken(u1, 'phone');
+      await store.setDeviceToken({ userId: u2, deviceId: 'phone', token: shared });
+      assert.deepEqual((await store.deviceTokens([u2])).map((t) => t.token).sort(), [shared, `${shared}-new`].sort());
+    });
+
+    it('lists accounts that left before a time, and deletes an account for good: email and phone free, history kept', async () => {
+      // Times in 1970 that no other test uses: only this test's accounts can match.
+      const base = 1_000_000 + Math.floor(Math.random() * 1_000_000) * 10;
+      const early = user({ leftAt: base, phoneNumber: phone() });
+      const late = user({ leftAt: base + 5 });
+      const staying = user();
+      for (const u of [early, late, staying]) await store.createUser(u);
+      const due = async (before: number) => (await store.usersLeftBefore(before, 10_000))
+        .filter((u) => [early, late, staying].some((x) => x.userId === u.userId)).map((u) => u.userId);
+      assert.deepEqual(await due(base + 4), [early.userId]);
+      assert.deepEqual((await due(base + 5)).sort(), [early.userId, late.userId].sort(), 'at or before');
+      assert.deepEqual((await store.usersLeftBefore(base + 5, 10_000)).find((u) => u.userId === early.userId), early, 'the whole user');
+      assert.equal((await store.usersLeftBefore(Date.now(), 1)).length, 1, 'at most `limit`');
+
+      const roomId = randomUUID();
+      await store.createRoom({ roomId, hostId: staying.userId, isOpen: false, createdAt: Date.now() }, [member(roomId, staying.userId)]);
+      const [message] = messages(roomId, 1, 10).map((m) => ({ ...m, senderId: early.userId, nickname: early.nickname }));
+      await store.appendMessages([message!]);
+      await store.setDeviceToken({ userId: early.userId, deviceId: 'phone', token: `fcm-${randomUUID()}` });
+
+      await store.deleteUser(early.userId);
+      assert.equal(await store.getUser(early.userId), undefined);
+      assert.equal(await store.getUserByEmail(early.email), undefined);
+      assert.equal(await store.getUserByPhone(early.phoneNumber!), undefined);
+      assert.deepEqual(await store.getUsers([early.userId, staying.userId]), [staying]);
+      assert.deepEqual(await store.deviceTokens([early.userId]), [], 'push tokens go with the account');
+      assert.deepEqual(await due(base + 5), [late.userId]);
+      assert.deepEqual(await store.history(roomId, { limit: 10 }), [message], 'history is not touched');
+      await store.deleteUser(early.userId);
+      await store.deleteUser(randomUUID());
+
+      const comeback = user({ email: early.email.toUpperCase(), phoneNumber: early.phoneNumber });
+      await store.createUser(comeback);
+      assert.equal((await store.getUserByEmail(early.email))?.userId, comeback.userId, 'the email can be registered again');
+      assert.equal((await store.getUserByPhone(early.phoneNumber!))?.userId, comeback.userId, 'so can the phone number');
+      await store.deleteUser(late.userId);
+    });
+
     it('answers ping when reachable', async () => {
       await store.ping();
     });

@@ -232,6 +232,22 @@ export class CassandraPeopleStore implements PeopleStore {
     await this.execute(Q.removeFriend, [userId, friendId]);
   }
 
+  /**
+   * Friend lists are partitioned by their owner, so finding who lists these users scans the whole
+   * table, page by page. Only the purge calls this, once per batch of purged accounts.
+   */
+  async removeFromAllFriends(friendIds: UserId[]): Promise<void> {
+    if (friendIds.length === 0) return;
+    const gone = new Set(friendIds);
+    let pageState: string | undefined;
+    do {
+      const result = await this.client.execute('SELECT user_id, friend_id FROM friends', [], { ...IDEMPOTENT, fetchSize: 1000, pageState });
+      const matches = result.rows.filter((r) => gone.has(r.get('friend_id') as string));
+      await mapLimit(matches, CONCURRENCY, (r) => this.execute(Q.removeFriend, [r.get('user_id'), r.get('friend_id')]));
+      pageState = result.pageState ?? undefined;
+    } while (pageState);
+  }
+
   async putOpenProfile(p: OpenProfile): Promise<void> {
     await this.client.batch([
       { query: Q.putOpenProfile, params: [p.userId, id(p.openProfileId), p.nickname, p.description, p.imageUrl, p.createdAt] },

@@ -245,6 +245,18 @@ export const MIGRATIONS: readonly Migration[] = [
 ) WITH CLUSTERING ORDER BY (file_id DESC)`,
     ],
   },
+  {
+    version: 5,
+    description: 'device_tokens_by_token: which device holds a push token, so a token registered by one device is taken from another',
+    statements: [
+      // A hint, not the truth: device_tokens is. An entry is acted on only if the device it names still holds the token.
+      `CREATE TABLE IF NOT EXISTS device_tokens_by_token (
+  push_token text PRIMARY KEY,
+  user_id text,
+  device_id text
+)`,
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

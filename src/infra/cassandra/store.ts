@@ -88,6 +88,11 @@ const Q = {
   insertToken: 'INSERT INTO device_tokens (user_id, device_id, push_token) VALUES (?, ?, ?)',
   deleteToken: 'DELETE FROM device_tokens WHERE user_id = ? AND device_id = ?',
   selectTokens: 'SELECT device_id, push_token FROM device_tokens WHERE user_id = ?',
+  selectToken: 'SELECT push_token FROM device_tokens WHERE user_id = ? AND device_id = ?',
+  selectTokenHolder: 'SELECT user_id, device_id FROM device_tokens_by_token WHERE push_token = ?',
+  insertTokenHolder: 'INSERT INTO device_tokens_by_token (push_token, user_id, device_id) VALUES (?, ?, ?)',
+  deleteTokenHolder: 'DELETE FROM device_tokens_by_token WHERE push_token = ?',
+  scanUsers: `SELECT ${USER_COLUMNS} FROM users`,
 } as const;
 
 /** Patchable fields and their columns: an UPDATE names only the columns a patch sets. */
@@ -285,7 +290,7 @@ export class CassandraStore implements ChatStore {
 
   /**
    * An UPDATE of a missing row would create a partial user, so it runs only after the user is
-   * seen. Users are never deleted (leaving is a soft delete), so the row cannot vanish in between.
+   * seen. Only the purge deletes users, long after they left and were signed out, so the row does not vanish in between.
    * A new phone number follows the sign-up order: row, then claim (the row goes back when the
    * number is taken), then the old number's claim is released.
    */
@@ -302,6 +307,33 @@ export class CassandraStore implements ChatStore {
       throw new PhoneTakenError(phone);
     }
     if (current.phoneNumber !== null) await this.execute(Q.releasePhone, [current.phoneNumber, userId], LWT);
+  }
+
+  /**
+   * Users are partitioned by id, so this scans the users table page by page (no index on left_at):
+   * the purge calls it once per run, and stops at `limit` matches.
+   */
+  async usersLeftBefore(leftBefore: number, limit: number): Promise<User[]> {
+    const out: User[] = [];
+    for await (const row of this.rows(Q.scanUsers, [])) {
+      const user = userFromRow(row);
+      if (user.leftAt !== null && user.leftAt <= leftBefore) out.push(user);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /**
+   * Push tokens and the email and phone claims go first, the row last: a purge that stops halfway
+   * still finds the row next time and finishes. A claim already taken by a new account is left alone.
+   */
+  async deleteUser(userId: UserId): Promise<void> {
+    const user = await this.getUser(userId);
+    if (!user) return;
+    for (const token of await this.deviceTokens([userId])) await this.removeDeviceToken(userId, token.deviceId);
+    await this.execute(Q.releaseEmail, [user.email.toLowerCase(), userId], LWT);
+    if (user.phoneNumber !== null) await this.execute(Q.releasePhone, [user.phoneNumber, userId], LWT);
+    await this.execute(Q.deleteUser, [userId], LWT);
   }
 
   // ---- rooms and members ----
@@ -460,12 +492,25 @@ export class CassandraStore implements ChatStore {
 
   // ---- device tokens ----
 
+  /** The previous holder (device_tokens_by_token) loses the token if its row still shows it; then this device gets it. */
   async setDeviceToken(token: DeviceToken): Promise<void> {
+    const holder = await this.first(Q.selectTokenHolder, [token.token], (row) => ({
+      userId: row.get('user_id') as string, deviceId: row.get('device_id') as string,
+    }));
+    if (holder && (holder.userId !== token.userId || holder.deviceId !== token.deviceId)) {
+      const held = await this.first(Q.selectToken, [holder.userId, holder.deviceId], (row) => row.get('push_token') as string);
+      if (held === token.token) await this.execute(Q.deleteToken, [holder.userId, holder.deviceId], IDEMPOTENT);
+    }
     await this.execute(Q.insertToken, [token.userId, token.deviceId, token.token], IDEMPOTENT);
+    await this.execute(Q.insertTokenHolder, [token.token, token.userId, token.deviceId], IDEMPOTENT);
   }
 
   async removeDeviceToken(userId: UserId, deviceId: DeviceId): Promise<void> {
+    const held = await this.first(Q.selectToken, [userId, deviceId], (row) => row.get('push_token') as string);
     await this.execute(Q.deleteToken, [userId, deviceId], IDEMPOTENT);
+    if (held === undefined) return;
+    const holder = await this.first(Q.selectTokenHolder, [held], (row) => `${row.get('user_id') as string}\t${row.get('device_id') as string}`);
+    if (holder === `${userId}\t${deviceId}`) await this.execute(Q.deleteTokenHolder, [held], IDEMPOTENT);
   }
 
   /** One partition read per user, CONCURRENCY at a time (never an unbounded multi-partition IN). */

@@ -106,6 +106,10 @@ export class MemoryPeopleStore implements PeopleStore {
     this.friends.get(userId)?.delete(friendId);
   }
 
+  async removeFromAllFriends(friendIds: UserId[]): Promise<void> {
+    for (const mine of this.friends.values()) for (const id of friendIds) mine.delete(id);
+  }
+
   async putOpenProfile(profile: OpenProfile): Promise<void> {
     this.openProfiles.set(profile.openProfileId, { ...profile });
   }

@@ -80,6 +80,19 @@ export class MemoryStore implements ChatStore {
     Object.assign(user, definedFields(patch));
   }
 
+  async usersLeftBefore(leftBefore: number, limit: number): Promise<User[]> {
+    return [...this.users.values()].filter((u) => u.leftAt !== null && u.leftAt <= leftBefore).slice(0, limit).map((u) => ({ ...u }));
+  }
+
+  async deleteUser(userId: UserId): Promise<void> {
+    const user = this.users.get(userId);
+    if (!user) return;
+    this.emails.delete(user.email.toLowerCase());
+    if (user.phoneNumber !== null && this.phones.get(user.phoneNumber) === userId) this.phones.delete(user.phoneNumber);
+    this.devices.delete(userId);
+    this.users.delete(userId);
+  }
+
   async createRoom(room: Room, members: Membership[]): Promise<void> {
     if (this.rooms.has(room.roomId)) throw new IdTakenError('room', room.roomId);
     this.rooms.set(room.roomId, { ...room });
@@ -171,6 +184,11 @@ export class MemoryStore implements ChatStore {
   }
 
   async setDeviceToken(token: DeviceToken): Promise<void> {
+    for (const [userId, devices] of this.devices) {
+      for (const [deviceId, held] of devices) {
+        if (held === token.token && (userId !== token.userId || deviceId !== token.deviceId)) devices.delete(deviceId);
+      }
+    }
     let devices = this.devices.get(token.userId);
     if (!devices) this.devices.set(token.userId, (devices = new Map()));
     devices.set(token.deviceId, token.token);

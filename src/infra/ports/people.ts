@@ -44,6 +44,8 @@ export interface PeopleStore {
   friendsOf(userId: UserId): Promise<Friend[]>;
   updateFriend(userId: UserId, friendId: UserId, patch: FriendPatch): Promise<void>;
   removeFriend(userId: UserId, friendId: UserId): Promise<void>;
+  /** Takes these users out of every friend list they are in (the purge of accounts; may scan every list). */
+  removeFromAllFriends(friendIds: UserId[]): Promise<void>;
 
   putOpenProfile(profile: OpenProfile): Promise<void>;
   getOpenProfile(openProfileId: OpenProfileId): Promise<OpenProfile | undefined>;

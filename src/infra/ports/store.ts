@@ -52,6 +52,14 @@ export interface ChatStore {
   getUserByPhone(phoneNumber: string): Promise<User | undefined>;
   getUsers(userIds: UserId[]): Promise<User[]>;
   updateUser(userId: UserId, patch: UserPatch): Promise<void>;
+  /** Accounts that left at or before `leftBefore` (epoch ms), at most `limit`, in no particular order (for the purge). */
+  usersLeftBefore(leftBefore: number, limit: number): Promise<User[]>;
+  /**
+   * Deletes an account for good: its row and its push tokens; its email and phone number can be
+   * registered again. History is not touched (readers show its messages under a neutral name).
+   * An unknown id changes nothing.
+   */
+  deleteUser(userId: UserId): Promise<void>;
 
   /** Rejects with IdTakenError when the room id exists. */
   createRoom(room: Room, members: Membership[]): Promise<void>;
@@ -75,6 +83,10 @@ export interface ChatStore {
   setReadPosition(roomId: RoomId, userId: UserId, messageId: MessageId): Promise<void>;
   getReadPosition(roomId: RoomId, userId: UserId): Promise<MessageId | undefined>;
 
+  /**
+   * A push token belongs to one device: storing it for a device removes it from any other device
+   * (of any account) that held it, since a phone that changes hands keeps its FCM token.
+   */
   setDeviceToken(token: DeviceToken): Promise<void>;
   removeDeviceToken(userId: UserId, deviceId: DeviceId): Promise<void>;
   deviceTokens(userIds: UserId[]): Promise<DeviceToken[]>;

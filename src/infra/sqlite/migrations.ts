@@ -197,6 +197,18 @@ CREATE TABLE files (
 CREATE INDEX files_by_room ON files (room_id, created_at);
 `,
   },
+  {
+    version: 4,
+    description: 'indexes for the account purge and push-token hand-over: users by left_at, friends by friend, device tokens by token',
+    sql: `
+-- Only accounts in their leave grace period are in it.
+CREATE INDEX users_by_left_at ON users (left_at) WHERE left_at IS NOT NULL;
+-- A purged account leaves every friend list it is in.
+CREATE INDEX friends_by_friend ON friends (friend_id);
+-- A token registered by one device is taken from any other device that held it.
+CREATE INDEX device_tokens_by_token ON device_tokens (push_token);
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = SQLITE_MIGRATIONS.at(-1)!.version;

@@ -66,6 +66,7 @@ function statements(db: SqliteDatabase) {
     getFriend: p(`SELECT ${FRIEND} FROM friends WHERE user_id = ? AND friend_id = ?`),
     friendsOf: p(`SELECT ${FRIEND} FROM friends WHERE user_id = ?`),
     removeFriend: p('DELETE FROM friends WHERE user_id = ? AND friend_id = ?'),
+    removeFromAllFriends: p('DELETE FROM friends WHERE friend_id IN (SELECT value FROM json_each(?))'),
 
     putOpenProfile: p(`INSERT OR REPLACE INTO open_profiles (${OPEN_PROFILE}) VALUES (?, ?, ?, ?, ?, ?)`),
     getOpenProfile: p(`SELECT ${OPEN_PROFILE} FROM open_profiles WHERE open_profile_id = ?`),
@@ -175,6 +176,10 @@ export class SqlitePeopleStore implements PeopleStore {
 
   async removeFriend(userId: UserId, friendId: UserId): Promise<void> {
     this.q.removeFriend.run(userId, friendId);
+  }
+
+  async removeFromAllFriends(friendIds: UserId[]): Promise<void> {
+    if (friendIds.length > 0) this.q.removeFromAllFriends.run(JSON.stringify(friendIds));
   }
 
   async putOpenProfile(p: OpenProfile): Promise<void> {

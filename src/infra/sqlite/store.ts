@@ -62,6 +62,10 @@ function statements(db: SqliteDatabase) {
     selectRead: p('SELECT CAST(message_id AS TEXT) FROM read_positions WHERE room_id = ? AND user_id = ?').pluck(),
 
     upsertToken: p('INSERT OR REPLACE INTO device_tokens (user_id, device_id, push_token) VALUES (?, ?, ?)'),
+    takeToken: p('DELETE FROM device_tokens WHERE push_token = ? AND NOT (user_id = ? AND device_id = ?)'),
+    deleteTokensOf: p('DELETE FROM device_tokens WHERE user_id = ?'),
+    deleteUser: p('DELETE FROM users WHERE user_id = ?'),
+    selectUsersLeftBefore: p(`SELECT ${USER_COLUMNS} FROM users WHERE left_at IS NOT NULL AND left_at <= ? LIMIT ?`),
     deleteToken: p('DELETE FROM device_tokens WHERE user_id = ? AND device_id = ?'),
     selectTokens: p(`SELECT user_id, device_id, push_token FROM device_tokens
       WHERE user_id IN (SELECT value FROM json_each(?))`),
@@ -134,6 +138,18 @@ export class SqliteStore implements ChatStore {
       if (holder !== undefined && holder !== userId) throw new PhoneTakenError(phone);
     }
     this.update('users', 'user_id = ?', patch, USER_PATCH_COLUMNS, [userId]);
+  }
+
+  async usersLeftBefore(leftBefore: number, limit: number): Promise<User[]> {
+    return (this.q.selectUsersLeftBefore.all(leftBefore, limit) as UserRow[]).map(userFromRow);
+  }
+
+  /** One transaction: the email and phone number are free the moment the row is gone (they live in it). */
+  async deleteUser(userId: UserId): Promise<void> {
+    this.db.transaction(() => {
+      this.q.deleteTokensOf.run(userId);
+      this.q.deleteUser.run(userId);
+    }).immediate();
   }
 
   // ---- rooms and members ----
@@ -224,7 +240,10 @@ export class SqliteStore implements ChatStore {
   // ---- device tokens ----
 
   async setDeviceToken(token: DeviceToken): Promise<void> {
-    this.q.upsertToken.run(token.userId, token.deviceId, token.token);
+    this.db.transaction(() => {
+      this.q.takeToken.run(token.token, token.userId, token.deviceId);
+      this.q.upsertToken.run(token.userId, token.deviceId, token.token);
+    }).immediate();
   }
 
   async removeDeviceToken(userId: UserId, deviceId: DeviceId): Promise<void> {
