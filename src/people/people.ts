@@ -10,15 +10,8 @@ export type FriendFilter = (typeof FRIEND_FILTERS)[number];
 /** Numbers one contact sync may carry. */
 export const MAX_SYNC_NUMBERS = 1_000;
 
-export interface PublicProfile {
-  profileId: ProfileId;
-  isDefault: boolean;
-  nickname: string;
-  description: string;
-  imageUrl: string | null;
-  backgroundUrl: string | null;
-  stickers: Sticker[];
-}
+/** A profile as others see it: without its owner and creation time. */
+export type PublicProfile = Omit<Profile, 'userId' | 'createdAt'>;
 
 export interface FoundUser {
   userId: UserId;
