@@ -67,6 +67,12 @@ export const SETTINGS = {
   kafkaTopic: { env: 'KAFKA_TOPIC', type: 'string', default: 'flametalk.room-events', minLength: 1, description: 'Topic of room events, keyed by room id' },
   kafkaPartitions: positive('KAFKA_PARTITIONS', 12, 'Partitions of the topic when it is created at start'),
   kafkaReplicationFactor: positive('KAFKA_REPLICATION_FACTOR', 1, 'Replication factor of the topic when it is created at start'),
+  kafkaLingerMs: {
+    env: 'KAFKA_LINGER_MS', type: 'integer', minimum: 0, maximum: 1_000, default: 5,
+    description: 'How long a publish waits for others to share its produce request (an ack waits for it too); fewer, larger requests cost the broker far less CPU per message',
+  },
+  kafkaFetchMaxWaitMs: positive('KAFKA_FETCH_MAX_WAIT_MS', 100, 'Longest the persister and notifier groups wait to fill a fetch (history and pushes lag by at most this)', 5_000),
+  kafkaFetchMinBytes: positive('KAFKA_FETCH_MIN_BYTES', 65_536, 'Bytes of new events that end a fetch of the persister and notifier groups early'),
   cassandraContactPoints: {
     env: 'CASSANDRA_CONTACT_POINTS', type: 'array', itemPattern: '^[^\\s:,]+(:[0-9]{1,5})?$',
     description: 'Cassandra contact points (host:port, comma-separated) for history, users, rooms and devices. Unset: in-process',

@@ -88,9 +88,10 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       const { RedisFeed } = await import('./redis/feed.ts');
       const { RedisNodeIds } = await import('./redis/node-ids.ts');
       const redisLog = logger.child({ component: 'redis' });
-      const client = await connectRedis(config.redisUrl, redisLog, 'commands');
+      // Commands issued in one turn (a tick's sends, their claims and commits) share one write and one read.
+      const client = await connectRedis(config.redisUrl, redisLog, 'commands', { enableAutoPipelining: true });
       closers.push(() => client.quit());
-      const subscriber = logRedisErrors(client.duplicate(), redisLog, 'revocations');
+      const subscriber = logRedisErrors(client.duplicate({ enableAutoPipelining: false }), redisLog, 'revocations');
       closers.push(() => subscriber.quit());
       const prefix = config.redisPrefix;
       given.presence ??= new RedisPresenceStore(client, { nodeId: nodeName, leaseMs: presenceLeaseFor(config.presenceLeaseMs), prefix });
@@ -102,7 +103,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       given.dedup ??= new RedisDedup(client, { prefix });
       if (!given.feed) {
         // Sharded pub/sub needs a connection of its own in subscriber mode.
-        const feedSubscriber = logRedisErrors(client.duplicate({ connectionName: `${prefix}feed-${nodeName}` }), redisLog, 'feed');
+        const feedSubscriber = logRedisErrors(client.duplicate({ connectionName: `${prefix}feed-${nodeName}`, enableAutoPipelining: false }), redisLog, 'feed');
         closers.push(() => feedSubscriber.quit());
         given.feed = new RedisFeed(client, feedSubscriber, { prefix, window: config.feedWindow });
       }
@@ -138,6 +139,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
       const connecting = KafkaBus.connect({
         brokers: config.kafkaBrokers, topic: config.kafkaTopic, partitions: config.kafkaPartitions,
         replicationFactor: config.kafkaReplicationFactor, clientId: `flametalk-${nodeName}`, logger,
+        lingerMs: config.kafkaLingerMs, maxWaitMs: config.kafkaFetchMaxWaitMs, fetchMinBytes: config.kafkaFetchMinBytes,
         // Consumer groups are named after the topic: deployments that share a Kafka cluster but not a
         // topic must not share the persister and notifier groups (a group's leader assigns only its
         // own topic's partitions, so the other deployment's members would get none of theirs).

@@ -21,8 +21,15 @@ export interface KafkaBusOptions {
   /** A member silent for this long is dropped from its groups and its partitions move (default 10 s). */
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
-  /** Longest a consumer's fetch waits for new events (default 500 ms); also bounds join and stop times. */
+  /** Longest a consumer's fetch waits for `fetchMinBytes` of new events (default 100 ms); also bounds join and stop times. */
   maxWaitMs?: number;
+  /**
+   * A consumer's fetch returns once this much is new or `maxWaitMs` has passed (default 64 KiB). The
+   * groups (persister, notifier) trade up to `maxWaitMs` of delay for batches: with 1 byte, every
+   * fetch returns with the one or two events published meanwhile, and the broker's CPU goes on
+   * fetches and offset commits (measured: 0.56 ms of Kafka CPU per message at 1,000 messages/s).
+   */
+  fetchMinBytes?: number;
   /** How long a publish waits for others to share its produce request (default 0: the rest of the turn). */
   lingerMs?: number;
   logger?: Logger;
@@ -151,7 +158,8 @@ export class KafkaBus implements RoomEventBus {
       groupId,
       sessionTimeoutMs: this.options.sessionTimeoutMs ?? 10_000,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 1_000,
-      maxWaitMs: this.options.maxWaitMs ?? 500,
+      maxWaitMs: this.options.maxWaitMs ?? 100,
+      minBytes: this.options.fetchMinBytes ?? 64 * 1024,
       startTimeoutMs: START_TIMEOUT_MS,
       // Replaying is better than losing events the persister or notifier never handled.
       fromBeginning: true,

@@ -18,6 +18,8 @@ export interface ReaderOptions {
    * rebalance (kafkajs heartbeats between fetches) and how long stopping takes.
    */
   maxWaitMs: number;
+  /** A fetch returns once this many bytes are new (or `maxWaitMs` has passed). */
+  minBytes: number;
   /** Batches of different partitions handled at the same time. */
   concurrency: number;
   /** Where to restart when the committed offset no longer exists (retention removed it). */
@@ -107,6 +109,7 @@ export class TopicReader {
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: options.heartbeatIntervalMs,
       maxWaitTimeInMs: options.maxWaitMs,
+      minBytes: options.minBytes,
       allowAutoTopicCreation: false,
       // kafkajs's default (5 retries), but no restart once stopped: a fetch that fails because of
       // the disconnect would otherwise start the consumer again, and it would live on after close.
