@@ -49,7 +49,7 @@ function messages(roomId: string, count: number): ChatMessage[] {
 }
 
 /** Starts test/support/sqlite-holder.ts and resolves once it printed a line matching `ready`. */
-async function holder(mode: 'hold' | 'append', dataDir: string, ...args: string[]): Promise<{ child: ChildProcess; lines: AsyncIterator<string> }> {
+async function holder(mode: 'hold' | 'append' | 'send', dataDir: string, ...args: string[]): Promise<{ child: ChildProcess; lines: AsyncIterator<string> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'support', 'sqlite-holder.ts'), mode, dataDir, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -192,6 +192,32 @@ describe('SQLite data directory', () => {
       assert.ok(stored >= 500, `at least the 5 acked bursts are there (${stored})`);
       const ids = (await ports.store.history(roomId, { limit: stored })).map((m) => BigInt(m.messageId));
       assert.equal(ids[0]! - ids.at(-1)! + 1n, BigInt(stored), 'no hole among what was written');
+    } finally {
+      await ports.close();
+    }
+  });
+
+  it('commits a send\'s claim with its message: killed (kill -9) before the claim\'s own commit, a resend at once gets the first id', async () => {
+    const dir = freshDir();
+    const roomId = randomUUID();
+    const { child, lines } = await holder('send', dir, roomId);
+    let acked = 0n;
+    for (let bursts = 0; bursts < 3; bursts++) {
+      const line = await lines.next();
+      assert.equal(line.done, false);
+      acked = BigInt((line.value as string).replace('acked ', ''));
+    }
+    await killed(child);
+
+    const ports = open(dir);
+    try {
+      const stored = await ports.store.history(roomId, { limit: Infinity });
+      assert.ok(BigInt(stored[0]!.messageId) >= acked, `the last acked message ${acked} survived`);
+      const resend = messages(roomId, 1)[0]!;
+      for (const { messageId } of stored) {
+        assert.deepEqual(await ports.dedup.claim(`key-${messageId}`, resend, LONG), { outcome: 'committed', messageId },
+          'no stored message with a claim still pending (its resend would wait out the dead process\'s lease)');
+      }
     } finally {
       await ports.close();
     }

@@ -7,6 +7,7 @@ import {
 } from '../ports/store.ts';
 import type { SqliteDatabase } from './database.ts';
 import { GroupCommit } from './group-commit.ts';
+import { sendClaimsOf, type Claim, type CommittingClaim, type SendClaims } from './send-claims.ts';
 import {
   MEMBER_COLUMNS, MESSAGE_SELECT, USER_COLUMNS, idParam, idRange, memberFromRow, memberParams, messageFromRow, messageParams,
   roomFromRow, userFromRow, userParams, type MemberRow, type MessageRow, type RoomRow, type UserRow,
@@ -72,6 +73,12 @@ function statements(db: SqliteDatabase) {
   };
 }
 
+/** One appendMessages call: its rows, and the send claims committed with them. */
+interface Append {
+  rows: Record<string, unknown>[];
+  committing: CommittingClaim[];
+}
+
 export interface SqliteStoreOptions {
   /** Called once by close(), after the last write is committed (the owner of the database closes it). */
   onClose?: () => void;
@@ -85,15 +92,25 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements ChatStore {
   private readonly q: ReturnType<typeof statements>;
   private readonly updates = new Map<string, Statement>();
-  private readonly appends: GroupCommit<Record<string, unknown>>;
+  private readonly appends: GroupCommit<Append>;
+  private readonly claims: SendClaims;
   private closed = false;
 
   constructor(private readonly db: SqliteDatabase, private readonly options: SqliteStoreOptions = {}) {
     this.q = statements(db);
-    const insertAll = db.transaction((rows: Record<string, unknown>[]) => {
-      for (const row of rows) this.q.upsertMessage.run(row);
+    this.claims = sendClaimsOf(db);
+    const insertAll = db.transaction((appends: Append[]) => {
+      const claims: Array<[string, Claim]> = [];
+      for (const { rows, committing } of appends) {
+        for (const row of rows) this.q.upsertMessage.run(row);
+        for (const claim of committing) claims.push([claim.key, claim.committed]);
+      }
+      this.claims.write(claims, Date.now());
     });
-    this.appends = new GroupCommit((rows) => insertAll.immediate(rows));
+    this.appends = new GroupCommit((appends) => {
+      insertAll.immediate(appends);
+      for (const { committing } of appends) for (const claim of committing) this.claims.committed(claim);
+    });
   }
 
   // ---- users ----
@@ -195,7 +212,10 @@ export class SqliteStore implements ChatStore {
 
   // ---- history ----
 
-  /** Resolves once the transaction holding these messages (and those of every other call in this tick) committed. */
+  /**
+   * Resolves once the transaction holding these messages (and those of every other call in this
+   * tick) committed. The pending send claims of these messages are committed in it too.
+   */
   appendMessages(messages: ChatMessage[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the SQLite store is closed'));
     let rows: Record<string, unknown>[];
@@ -205,7 +225,7 @@ export class SqliteStore implements ChatStore {
       return Promise.reject(error);
     }
     if (rows.length === 0) return Promise.resolve();
-    return this.appends.add(rows);
+    return this.appends.add([{ rows, committing: this.claims.committing(messages, Date.now()) }]);
   }
 
   async history(roomId: RoomId, query: HistoryQuery): Promise<ChatMessage[]> {
