@@ -26,6 +26,8 @@ const USAGE = `usage: npm run bench:memory -- [options]
   --members N        sockets per room, one user each (default 5)
   --messages N       messages sent per room after joining (default 20)
   --rate N           messages/s over all rooms while sending them (default 4000)
+  --quiet S          seconds to wait after the traffic before measuring again, rooms quiet (default 35:
+                     longer than ROOM_IDLE_MS, after which a quiet room lets its recent messages go); 0: skip
   --storage a,b      EMBEDDED_STORAGE runs, one fresh server each (default memory,sqlite)
   --snapshots        also write heap snapshots (bench/.cache/heap/) and list what grew, by constructor;
                      a snapshot inflates RSS, so RSS figures of such a run are not comparable
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     members: { type: 'string', default: '5' },
     messages: { type: 'string', default: '20' },
     rate: { type: 'string', default: '4000' },
+    quiet: { type: 'string', default: '35' },
     storage: { type: 'string', default: 'memory,sqlite' },
     snapshots: { type: 'boolean', default: false },
     flametalk: { type: 'string', default: 'dist' },
@@ -54,6 +57,7 @@ const rooms = Number(values.rooms);
 const members = Number(values.members);
 const messagesPerRoom = Number(values.messages);
 const rate = Number(values.rate);
+const quietMs = Number(values.quiet) * 1000;
 const storages = values.storage.split(',').filter(Boolean);
 const extraEnv = Object.fromEntries((values.env ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 const runId = `memory-${Date.now().toString(36)}`;
@@ -85,7 +89,10 @@ class Probe {
   }
 }
 
+type PointKind = 'started' | 'empty' | 'joined' | 'traffic' | 'quiet' | 'closed';
+
 interface Point extends HeapFigures {
+  kind: PointKind;
   label: string;
   sockets: number;
 }
@@ -115,44 +122,47 @@ async function measureStorage(storage: string, probeBundle: string): Promise<Sto
   };
   const result = await withPeer('flametalk', start, async (server) => {
     const probe = new Probe(server);
-    const point = async (label: string, sockets: number): Promise<void> => {
+    const point = async (kind: PointKind, label: string, sockets: number): Promise<void> => {
       await sleep(SETTLE_MS);
       const figures = await probe.figures();
-      run.points.push({ label, sockets, ...figures });
+      run.points.push({ kind, label, sockets, ...figures });
       log(`${storage} ${label}: heap ${(figures.heapUsed / MiB).toFixed(1)} MiB, RSS ${(figures.rss / MiB).toFixed(1)} MiB`);
       if (values.snapshots) {
         const path = join(snapshotDir, `${runId}-${storage}-${label.replace(/\W+/g, '-')}.heapsnapshot`);
         await probe.figures(path);
-        snapshots.set(label, path);
+        snapshots.set(kind, path);
       }
     };
-    await point('started', 0);
+    await point('started', 'started', 0);
     const layout: Layout = { rooms, socketsPerRoom: members, users: members };
     const placed = await place(server, layout);
-    await point('0 sockets (users and rooms created)', 0);
+    await point('empty', '0 sockets (users and rooms created)', 0);
     const generator = await Generator.start(`memory-${storage}`);
     try {
       const opened = await generator.open({ clients: placed.specs, concurrency: 100, roundTrip: false });
       run.opened = opened.opened;
       if (opened.failed) log(`${storage}: ${opened.failed} sockets failed: ${JSON.stringify(opened.failures)}`);
-      await point(`${opened.opened} sockets joined, idle`, opened.opened);
+      await point('joined', `${opened.opened} sockets joined, idle`, opened.opened);
       if (messagesPerRoom > 0) {
         const senders: number[] = [];
         for (let k = 0; k < members; k++) for (let r = 0; r < rooms; r++) senders.push(clientIndex(layout, r, k));
         const load = await generator.load({ senders, rate, durationMs: (1000 * messagesPerRoom * rooms) / rate, drainMs: 30_000, contentBytes: 64 });
         Object.assign(run, { sent: load.sent, delivered: load.delivered, expected: load.expected });
         log(`${storage}: sent ${load.sent}, acked ${load.acked}, delivered ${load.delivered}/${load.expected}`);
-        await point(`${opened.opened} sockets after ${messagesPerRoom} messages per room`, opened.opened);
+        await point('traffic', `${opened.opened} sockets after ${messagesPerRoom} messages per room`, opened.opened);
+        if (quietMs > 0) {
+          await sleep(quietMs);
+          await point('quiet', `${opened.opened} sockets, rooms quiet for ${quietMs / 1000} s more`, opened.opened);
+        }
       }
     } finally {
       await generator.stop();
     }
-    await point('sockets closed', 0);
+    await point('closed', 'sockets closed', 0);
   });
   if (result.error) run.error = result.error;
-  const labels = [...snapshots.keys()];
-  for (let i = 2; i < labels.length - 1; i++) {
-    const [before, after] = [labels[i - 1]!, labels[i]!];
+  for (const [before, after] of [['empty', 'joined'], ['joined', 'traffic'], ['traffic', 'quiet']] as const) {
+    if (!snapshots.has(before) || !snapshots.has(after)) continue;
     run.growth[`${before} → ${after}`] = heapGrowth(snapshots.get(before)!, snapshots.get(after)!, Math.max(1, run.opened));
   }
   return run;
@@ -167,16 +177,17 @@ function heapGrowth(before: string, after: string, sockets: number): string {
 const kib = (bytes: number): string => (bytes / 1024).toFixed(2);
 
 function perSocket(run: StorageRun): Record<string, number> {
-  const base = run.points[1];
-  const joined = run.points[2];
-  const traffic = messagesPerRoom > 0 ? run.points[3] : undefined;
-  if (!base || !joined || run.opened === 0) return {};
-  const per = (point: Point, key: keyof HeapFigures): number => Math.round((point[key] - base[key]) / run.opened);
-  return {
-    heapBytesPerSocketIdle: per(joined, 'heapUsed'),
-    rssBytesPerSocketIdle: per(joined, 'rss'),
-    ...(traffic ? { heapBytesPerSocketAfterTraffic: per(traffic, 'heapUsed'), rssBytesPerSocketAfterTraffic: per(traffic, 'rss') } : {}),
-  };
+  const at = (kind: PointKind): Point | undefined => run.points.find((p) => p.kind === kind);
+  const base = at('empty');
+  if (!base || run.opened === 0) return {};
+  const figures: Record<string, number> = {};
+  for (const [kind, name] of [['joined', 'Idle'], ['traffic', 'AfterTraffic'], ['quiet', 'Quiet']] as const) {
+    const point = at(kind);
+    if (!point) continue;
+    figures[`heapBytesPerSocket${name}`] = Math.round((point.heapUsed - base.heapUsed) / run.opened);
+    figures[`rssBytesPerSocket${name}`] = Math.round((point.rss - base.rss) / run.opened);
+  }
+  return figures;
 }
 
 function markdown(runs: StorageRun[]): string {
@@ -184,15 +195,19 @@ function markdown(runs: StorageRun[]): string {
     `# Memory per joined socket (${rooms} rooms × ${members} members, ${messagesPerRoom} messages per room)`, '',
     `${new Date().toISOString()}, flametalk ${values.flametalk === 'tsx' ? 'src/main.ts under tsx' : 'dist/main.js'}, embedded mode; figures after two full GCs.`,
     'Per socket: growth over the same server with its users and rooms created but no socket, ÷ sockets joined.', '',
-    '| storage | heap B/socket, idle | RSS B/socket (KiB), idle | heap B/socket after traffic | RSS B/socket (KiB) after traffic | RSS joined, idle | RSS at 0 sockets |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| storage | when | heap B/socket | RSS B/socket | RSS KiB/socket | RSS |',
+    '|---|---|---:|---:|---:|---:|',
   ];
   for (const run of runs) {
     const p = perSocket(run);
-    const rss = (point?: Point): string => (point ? `${(point.rss / MiB).toFixed(1)} MiB` : '–');
-    lines.push(`| ${run.storage} | ${p.heapBytesPerSocketIdle ?? '–'} | ${p.rssBytesPerSocketIdle ?? '–'} (${p.rssBytesPerSocketIdle === undefined ? '–' : kib(p.rssBytesPerSocketIdle)}) | ` +
-      `${p.heapBytesPerSocketAfterTraffic ?? '–'} | ${p.rssBytesPerSocketAfterTraffic ?? '–'} (${p.rssBytesPerSocketAfterTraffic === undefined ? '–' : kib(p.rssBytesPerSocketAfterTraffic)}) | ` +
-      `${rss(run.points[2])} | ${rss(run.points[1])} |`);
+    const base = run.points.find((point) => point.kind === 'empty');
+    if (base) lines.push(`| ${run.storage} | 0 sockets | | | | ${(base.rss / MiB).toFixed(1)} MiB |`);
+    for (const [kind, name] of [['joined', 'Idle'], ['traffic', 'AfterTraffic'], ['quiet', 'Quiet']] as const) {
+      const point = run.points.find((q) => q.kind === kind);
+      const rssPer = p[`rssBytesPerSocket${name}`];
+      if (!point || rssPer === undefined) continue;
+      lines.push(`| ${run.storage} | ${point.label} | ${p[`heapBytesPerSocket${name}`]} | ${rssPer} | ${kib(rssPer)} | ${(point.rss / MiB).toFixed(1)} MiB |`);
+    }
   }
   for (const run of runs) {
     lines.push('', `## ${run.storage}${run.error ? ` (FAILED: ${run.error})` : ''}`, '',
