@@ -116,7 +116,7 @@ async function measureStorage(storage: string, probeBundle: string): Promise<Sto
   const snapshots = new Map<string, string>();
   const start: StartOptions = {
     runId: `${runId}-${storage}`, nodes: 1, flametalkEntry: values.flametalk === 'tsx' ? 'tsx' : 'dist',
-    flametalkEnv: { LOG_LEVEL: 'warn', ...extraEnv, EMBEDDED_STORAGE: storage },
+    flametalkEnv: { ...extraEnv, EMBEDDED_STORAGE: storage },
     flametalkNodeArgs: ['--expose-gc', '--import', pathToFileURL(probeBundle).href],
     flametalkIpc: true,
   };
