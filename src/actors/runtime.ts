@@ -52,7 +52,7 @@ type DrainRef = nact.Ref<typeof DRAIN>;
 interface Cell<S, M> {
   readonly name: string;
   readonly behavior: Behavior<S, M>;
-  readonly messages: M[];
+  messages: M[];
   /** A drain is queued in nact or running. */
   draining: boolean;
   stopped: boolean;
@@ -147,7 +147,11 @@ export class ActorRuntime {
       }
     }
     if (messages.length > 0 && !cell.stopped) nact.dispatch(nactRef, DRAIN);
-    else cell.draining = false;
+    else {
+      cell.draining = false;
+      // A fresh empty array has no backing store; the drained one keeps the capacity its first push gave it (~150 bytes).
+      if (messages.length === 0) cell.messages = [];
+    }
     return state;
   }
 
