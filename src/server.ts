@@ -218,13 +218,15 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     const keeper = new PresenceKeeper(presence, feed, presenceLeaseFor(config.presenceLeaseMs), () => directory.broadcast({ type: 'reenter' }), logger);
     keeper.start();
 
+    // One object for every session: a session keeps its deps for its lifetime.
+    const sessionDeps = {
+      nodeId: name, runtime, rooms: directory, roomService: rooms, messages, feed, metrics, logger, maxJoinedRooms: config.maxJoinedRooms, userFeeds,
+    };
     socketServer = new SocketServer({
       logger, metrics, limits: config, authenticate: quickAuthenticate, admit,
       openSession: (socket, admitted) => {
         admitted.then((identity) => events.emit('connection', { userId: identity.userId, deviceId: identity.deviceId, connectionId: socket.connectionId }), () => undefined);
-        return spawnSession(socket, admitted, {
-          nodeId: name, runtime, rooms: directory, roomService: rooms, messages, feed, metrics, logger, maxJoinedRooms: config.maxJoinedRooms, userFeeds,
-        });
+        return spawnSession(socket, admitted, sessionDeps);
       },
       tell: (session, message) => runtime.tell(session, message),
     });

@@ -16,6 +16,7 @@ export const ENTRIES = {
   generator: 'generator.ts',
   'uws-bare': 'peers/uws-bare.ts',
   socketio: 'peers/socketio.ts',
+  'memory-probe': 'memory/probe.ts',
 } as const;
 
 export type Entry = keyof typeof ENTRIES;

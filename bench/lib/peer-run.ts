@@ -1,5 +1,6 @@
 import { Generator } from './generator-handle.ts';
 import { place, type Layout } from './layout.ts';
+import { usage } from './proc.ts';
 import { around, waitForQuiet } from './sampling.ts';
 import { loadMetrics, openMetrics, type PeerResult, type SearchResult, type Step } from './results.ts';
 import { searchRate } from './rate-search.ts';
@@ -94,9 +95,12 @@ export async function runLoad(server: PeerServer, plan: LoadPlan, result: PeerRe
   log(`${server.name}: ${placed.specs.length} sockets in ${placed.roomIds.length} rooms (setup ${placed.setupSeconds.toFixed(1)} s)`);
   const generator = await Generator.start(`${server.name}-${process.pid}`);
   try {
+    const rssBefore = usage(server.pids()).rssBytes;
     const opened = await generator.open({ clients: placed.specs, concurrency: plan.concurrency, roundTrip: false });
-    result.setup = { httpSetupSec: Number(placed.setupSeconds.toFixed(2)), ...openMetrics([opened], placed.specs.length) };
-    log(`${server.name}: opened ${opened.opened}/${placed.specs.length}${opened.failed ? `, failures ${JSON.stringify(opened.failures)}` : ''}`);
+    // Issue 15's sizing figure; without a GC, so a little above `npm run bench:memory`'s.
+    const rssPerJoinedSocketKiB = opened.opened ? Number(((usage(server.pids()).rssBytes - rssBefore) / opened.opened / 1024).toFixed(2)) : 0;
+    result.setup = { httpSetupSec: Number(placed.setupSeconds.toFixed(2)), ...openMetrics([opened], placed.specs.length), rssPerJoinedSocketKiB };
+    log(`${server.name}: opened ${opened.opened}/${placed.specs.length}, RSS +${rssPerJoinedSocketKiB} KiB per joined socket${opened.failed ? `, failures ${JSON.stringify(opened.failures)}` : ''}`);
     if (opened.opened === 0) throw new Error(`no socket opened: ${JSON.stringify(opened.failures)}`);
     if (opened.failed) result.setup.failed = opened.failed;
     const base = { senders: plan.senders, drainMs: plan.drainMs, contentBytes: plan.contentBytes };

@@ -53,6 +53,10 @@ export interface StartOptions {
   flametalkEntry: 'dist' | 'tsx';
   /** Extra environment for flametalk (e.g. from --env KEY=VALUE). */
   flametalkEnv: Record<string, string>;
+  /** Extra node flags for flametalk, before BENCH_FLAMETALK_NODE_ARGS (the memory bench's probe). */
+  flametalkNodeArgs?: string[];
+  /** An IPC channel to each flametalk process (`PinnedProcess.child.send`), for a probe loaded with flametalkNodeArgs. */
+  flametalkIpc?: boolean;
 }
 
 /** The settings flametalk gets in a benchmark, and why. */
@@ -92,7 +96,7 @@ async function startFlametalk(options: StartOptions): Promise<PeerServer> {
   const main = entry === 'dist' ? [join(REPO_DIR, 'dist/main.js')] : ['--import', 'tsx', join(REPO_DIR, 'src/main.ts')];
   if (entry === 'dist' && !existsSync(main[0]!)) throw new Error('dist/main.js is missing after the build');
   // e.g. BENCH_FLAMETALK_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (node refuses --cpu-prof in NODE_OPTIONS).
-  const args = [...(process.env.BENCH_FLAMETALK_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...main];
+  const args = [...(options.flametalkNodeArgs ?? []), ...(process.env.BENCH_FLAMETALK_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...main];
   const nodes: ServerNode[] = [];
   const b = options.backends;
   const clusterEnv: Record<string, string> = b
@@ -106,6 +110,7 @@ async function startFlametalk(options: StartOptions): Promise<PeerServer> {
     const proc = spawnNode(`flametalk#${n}`, args, {
       core: SERVER_CORE,
       cwd: REPO_DIR,
+      ipc: options.flametalkIpc ?? false,
       logFile: logFile(options.runId, `flametalk-${n}`),
       env: {
         ...baseEnv(), ...FLAMETALK_BENCH_ENV, ...clusterEnv, ...options.flametalkEnv,

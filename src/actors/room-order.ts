@@ -9,8 +9,10 @@ const SKIPPED_REMEMBERED = 1_024;
  */
 export class RoomOrder {
   private next: number;
-  private readonly held = new Map<number, FeedEntry>();
-  private readonly skipped = new Set<number>();
+  /** Created when an entry has to wait and dropped once none does: a room in order holds no collection. */
+  private held: Map<number, FeedEntry> | undefined;
+  /** Created at the first void position. */
+  private skipped: Set<number> | undefined;
   /** When the current gap was first seen (performance.now()), or undefined with no gap. */
   gapSince: number | undefined;
 
@@ -26,7 +28,7 @@ export class RoomOrder {
   /** The highest seq held behind a gap, or undefined. */
   get heldUpTo(): number | undefined {
     let highest: number | undefined;
-    for (const seq of this.held.keys()) if (highest === undefined || seq > highest) highest = seq;
+    for (const seq of this.held?.keys() ?? []) if (highest === undefined || seq > highest) highest = seq;
     return highest;
   }
 
@@ -34,11 +36,16 @@ export class RoomOrder {
   accept(entries: FeedEntry[], now: number): FeedEntry[] {
     const ready: FeedEntry[] = [];
     for (const entry of entries) {
-      if (entry.seq >= this.next) this.held.set(entry.seq, entry);
-      else if ('message' in entry && this.skipped.delete(entry.seq)) ready.push(entry);
+      if (entry.seq === this.next && !this.held) {
+        // The common case, in order: no map on the way.
+        this.next++;
+        if (!('message' in entry)) this.skip(entry.seq);
+        ready.push(entry);
+      } else if (entry.seq >= this.next) (this.held ??= new Map()).set(entry.seq, entry);
+      else if ('message' in entry && this.skipped?.delete(entry.seq)) ready.push(entry);
     }
     this.drain(ready);
-    this.gapSince = this.held.size === 0 ? undefined : (this.gapSince ?? now);
+    this.gapSince = this.held ? (this.gapSince ?? now) : undefined;
     return ready;
   }
 
@@ -47,28 +54,35 @@ export class RoomOrder {
    * given-up positions as voids (a message that comes for one later is still delivered, late).
    */
   skipGap(now: number): FeedEntry[] {
+    const { held } = this;
+    if (!held) return [];
     let lowest = Infinity;
-    for (const seq of this.held.keys()) lowest = Math.min(lowest, seq);
-    if (lowest === Infinity) return [];
-    for (let seq = this.next; seq < lowest; seq++) this.held.set(seq, { seq, void: true });
+    for (const seq of held.keys()) lowest = Math.min(lowest, seq);
+    for (let seq = this.next; seq < lowest; seq++) held.set(seq, { seq, void: true });
     const ready: FeedEntry[] = [];
     this.drain(ready);
-    this.gapSince = this.held.size === 0 ? undefined : now;
+    this.gapSince = this.held ? now : undefined;
     return ready;
   }
 
   private drain(ready: FeedEntry[]): void {
-    for (let entry = this.held.get(this.next); entry; entry = this.held.get(this.next)) {
-      this.held.delete(this.next++);
-      // A void may still be filled: a sender presumed dead whose message was durable after all
-      // (the persister commits it), or a publish that timed out yet succeeded.
+    const { held } = this;
+    if (!held) return;
+    for (let entry = held.get(this.next); entry; entry = held.get(this.next)) {
+      held.delete(this.next++);
       if (!('message' in entry)) this.skip(entry.seq);
       ready.push(entry);
     }
+    if (held.size === 0) this.held = undefined;
   }
 
+  /**
+   * A void may still be filled: a sender presumed dead whose message was durable after all (the
+   * persister commits it), or a publish that timed out yet succeeded.
+   */
   private skip(seq: number): void {
-    this.skipped.add(seq);
-    if (this.skipped.size > SKIPPED_REMEMBERED) this.skipped.delete(this.skipped.values().next().value!);
+    const skipped = (this.skipped ??= new Set());
+    skipped.add(seq);
+    if (skipped.size > SKIPPED_REMEMBERED) skipped.delete(skipped.values().next().value!);
   }
 }

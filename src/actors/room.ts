@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ChatError } from '../chat/errors.ts';
 import { messageDto } from '../chat/dto.ts';
-import type { ChatMessage, EventOrigin, MessageId, RoomEvent, RoomId, RoomSignal, UserId } from '../chat/model.ts';
+import { approximateBytes, type ChatMessage, type EventOrigin, type MessageId, type RoomEvent, type RoomId, type RoomSignal, type UserId } from '../chat/model.ts';
 import { missedSince, type RecoveryPorts } from '../chat/recovery.ts';
 import { compareIds } from '../chat/snowflake.ts';
 import type { FeedEntry, FeedHandler, FeedSubscription } from '../infra/ports/feed.ts';
@@ -34,6 +34,8 @@ export type RoomMessage =
   /** This node's presence lease lapsed: enter every local member again. */
   | { type: 'reenter' }
   | { type: 'idle' }
+  /** Time to see whether the room went quiet: a quiet room lets its recent messages go. */
+  | { type: 'quiet' }
   // From here on: sent by the room to itself.
   | { type: 'subscribed'; subscription: FeedSubscription }
   | { type: 'subscribe-failed'; error: unknown }
@@ -75,6 +77,11 @@ interface RoomState {
   /** Recent messages delivered here, oldest first, for recovery before the feed or store is asked. */
   recent: ChatMessage[];
   recentBytes: number;
+  /** performance.now() of the last message delivered. */
+  lastDeliveredAt: number;
+  quietTimer?: NodeJS.Timeout;
+  /** Joins whose recovery is being looked up: they need the recent messages delivered meanwhile (see `ready`). */
+  preparing: number;
   /** The last message delivered before the latest void position ('0' before any message): see RecentMessages. */
   holeAfter?: MessageId;
   lastDelivered: MessageId;
@@ -82,8 +89,6 @@ interface RoomState {
   repairTimer?: NodeJS.Timeout;
   repairing: boolean;
 }
-
-const approximateBytes = (m: ChatMessage): number => 200 + 2 * (m.contents.length + m.nickname.length + (m.fileUrl?.length ?? 0));
 
 /**
  * One room on this node: its local sessions and their presence, and the delivery of the room's
@@ -93,7 +98,8 @@ const approximateBytes = (m: ChatMessage): number => 200 + 2 * (m.contents.lengt
  */
 export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage> {
   const topic = roomTopic(roomId);
-  const log = deps.logger.child({ roomId });
+  // No pino child per room (about a kilobyte each, and most rooms never log): every line names its room.
+  const log = deps.logger;
   const { runtime } = deps;
   const { feed } = deps.recovery;
   const origin = (connectionId: string): EventOrigin => ({ nodeId: deps.nodeId, connectionId });
@@ -101,12 +107,12 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
 
   const failure = (error: unknown): { code: string; message: string } => {
     if (error instanceof ChatError) return { code: error.code, message: error.message };
-    log.error({ err: error }, 'room operation failed');
+    log.error({ roomId, err: error }, 'room operation failed');
     return { code: 'unavailable', message: 'the server could not complete this, try again' };
   };
 
   const signal = (event: RoomSignal): void => {
-    feed.signal(event).catch((error: unknown) => log.warn({ err: error, kind: event.kind }, 'could not signal a room event'));
+    feed.signal(event).catch((error: unknown) => log.warn({ roomId, err: error, kind: event.kind }, 'could not signal a room event'));
   };
 
   const enterPresence = (member: LocalMember): Promise<void> =>
@@ -117,7 +123,7 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
   const exitPresence = (member: LocalMember): void => {
     deps.presence.exit(roomId, member.userId, member.socket.connectionId).then((departed) => {
       if (departed) signal({ kind: 'presence', roomId, userId: member.userId, event: 'exit', origin: origin(member.socket.connectionId) });
-    }).catch((error: unknown) => log.warn({ err: error }, 'presence exit failed'));
+    }).catch((error: unknown) => log.warn({ roomId, err: error }, 'presence exit failed'));
   };
 
   // Feed deliveries of one tick reach the actor as one message, so their uWS publishes happen in
@@ -167,6 +173,8 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
   };
 
   const remember = (state: RoomState, message: ChatMessage): void => {
+    state.lastDeliveredAt = performance.now();
+    if (!state.quietTimer) scheduleQuiet(state, deps.roomIdleMs);
     state.recent.push(message);
     state.recentBytes += approximateBytes(message);
     while (state.recent.length > deps.recoveryLimit || (state.recentBytes > deps.recentBytes && state.recent.length > 1)) {
@@ -203,7 +211,7 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
     const from = order.expected;
     feed.replay(roomId, from).then(
       (replay) => runtime.tell(self, { type: 'entries', entries: replay.entries }),
-      (error: unknown) => log.warn({ err: error }, 'could not replay the room feed'),
+      (error: unknown) => log.warn({ roomId, err: error }, 'could not replay the room feed'),
     ).finally(() => {
       state.repairing = false;
       runtime.tell(self, { type: 'entries', entries: [] });
@@ -235,6 +243,7 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
   const prepareJoin = (state: RoomState, joining: Joining, rejoin: boolean): void => {
     const { member, since } = joining;
     const recent = { messages: [...state.recent], holeAfter: state.holeAfter };
+    state.preparing++;
     (rejoin ? Promise.resolve() : enterPresence(member))
       .then(() => Promise.all([
         deps.presence.present(roomId),
@@ -246,7 +255,9 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
       .catch((error: unknown) => {
         runtime.tell(self, { type: 'leave', connectionId: member.socket.connectionId, reply: false });
         runtime.tell(member.session, { type: 'failed', ref: joining.ref, ...failure(error), roomId });
-      });
+      })
+      // After `ready` is in the mailbox, so a later `quiet` is handled after it.
+      .finally(() => state.preparing--);
   };
 
   const removeMember = (state: RoomState, connectionId: string): LocalMember | undefined => {
@@ -260,6 +271,12 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
     return member;
   };
 
+  /** One timer per active room (not one per message): it looks again when the room was not quiet long enough. */
+  const scheduleQuiet = (state: RoomState, ms: number): void => {
+    state.quietTimer = setTimeout(() => runtime.tell(self, { type: 'quiet' }), ms);
+    state.quietTimer.unref();
+  };
+
   const scheduleIdle = (state: RoomState): void => {
     clearTimeout(state.idleTimer);
     // Timers only send messages: an error thrown inside a timer would take nact, and the process, down.
@@ -268,7 +285,9 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
   };
 
   const behavior: Behavior<RoomState, RoomMessage> = {
-    initialState: () => ({ members: new Map(), live: new Set(), waiting: [], recent: [], recentBytes: 0, lastDelivered: '0', repairing: false }),
+    initialState: () => ({
+      members: new Map(), live: new Set(), waiting: [], recent: [], recentBytes: 0, lastDeliveredAt: 0, preparing: 0, lastDelivered: '0', repairing: false,
+    }),
     // A crash skips the message but keeps the members: forgetting them would strand their sockets.
     onCrash: 'resume',
     receive(state, message) {
@@ -329,7 +348,7 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
           const now = performance.now();
           deliver(state, state.order.accept(message.entries, now));
           if (state.order.gapSince !== undefined && now - state.order.gapSince >= deps.gapSkipMs) {
-            log.warn({ expected: state.order.expected }, 'gave up waiting for a room position');
+            log.warn({ roomId, expected: state.order.expected }, 'gave up waiting for a room position');
             deliver(state, state.order.skipGap(now));
           }
           scheduleRepair(state);
@@ -343,9 +362,21 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
           return state;
         case 'reenter':
           for (const member of state.members.values()) {
-            enterPresence(member).catch((error: unknown) => log.warn({ err: error }, 'presence re-entry failed'));
+            enterPresence(member).catch((error: unknown) => log.warn({ roomId, err: error }, 'presence re-entry failed'));
           }
           return state;
+        case 'quiet': {
+          state.quietTimer = undefined;
+          const quietFor = performance.now() - state.lastDeliveredAt;
+          if (state.preparing > 0) scheduleQuiet(state, deps.roomIdleMs);
+          else if (quietFor < deps.roomIdleMs) scheduleQuiet(state, deps.roomIdleMs - quietFor);
+          else {
+            // A join with `since` now asks the feed's window and the store, as after a restart.
+            state.recent = [];
+            state.recentBytes = 0;
+          }
+          return state;
+        }
         case 'idle':
           if (state.members.size === 0) {
             deps.directory().forget(roomId, self);
@@ -358,6 +389,7 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
       stopped = true;
       clearTimeout(state.idleTimer);
       clearTimeout(state.repairTimer);
+      clearTimeout(state.quietTimer);
       state.subscription?.stop().catch(() => undefined);
       deps.metrics.rooms.dec();
       // Whatever reached this incarnation after it decided to stop belongs to the next one.

@@ -3,7 +3,7 @@ import type { Identity } from '../auth/authenticator.ts';
 import { iso } from '../chat/dto.ts';
 import { ChatError } from '../chat/errors.ts';
 import type { MessageService } from '../chat/messages.ts';
-import type { RoomId } from '../chat/model.ts';
+import type { EventOrigin, RoomId } from '../chat/model.ts';
 import type { RoomService } from '../chat/rooms.ts';
 import type { RoomFeed } from '../infra/ports/feed.ts';
 import type { Metrics } from '../metrics.ts';
@@ -55,34 +55,90 @@ interface SessionState {
 
 /**
  * One client connection: who it is, which rooms it joined, and the handling of its commands.
- * Its socket handle is the only way anything writes to this client.
+ * Its socket handle is the only way anything writes to this client. A class rather than closures:
+ * a node holds one of these per socket, so what it costs is per socket.
  */
-export function spawnSession(socket: SocketHandle, admission: Promise<SessionIdentity>, deps: SessionDeps): ActorRef<SessionMessage> {
-  const { connectionId } = socket;
+class Session implements Behavior<SessionState, SessionMessage> {
+  private readonly origin: EventOrigin;
+  self!: ActorRef<SessionMessage>;
 
-  const send = (frame: ServerFrame): void => socket.reply(frame);
-  const fail = (ref: Ref | undefined, code: string, message: string): void => {
-    deps.metrics.framesRejected.labels(code).inc();
-    send({ type: 'error', ref, code, message });
-  };
+  constructor(private readonly socket: SocketHandle, private readonly admission: Promise<SessionIdentity>, private readonly deps: SessionDeps) {
+    this.origin = { nodeId: deps.nodeId, connectionId: socket.connectionId };
+  }
 
-  const failWith = (ref: Ref | undefined, error: unknown): void => {
-    if (error instanceof ChatError) return fail(ref, error.code, error.message);
-    deps.logger.error({ err: error, connectionId }, 'a session command failed');
-    fail(ref, 'unavailable', 'the server could not complete this, try again');
-  };
-  const origin = { nodeId: deps.nodeId, connectionId };
+  initialState(): SessionState {
+    return { joined: new Map() };
+  }
 
-  let self: ActorRef<SessionMessage>;
+  async receive(state: SessionState, message: SessionMessage): Promise<SessionState> {
+    switch (message.type) {
+      case 'start':
+        await this.admit(state);
+        break;
+      case 'command':
+        if (state.identity) await this.onCommand(state, state.identity, message.command, message.receivedAt);
+        break;
+      case 'joined':
+        if (state.joined.get(message.roomId) === 'joining') state.joined.set(message.roomId, 'joined');
+        break;
+      case 'left':
+        this.send({ type: 'left', ref: message.ref, roomId: message.roomId });
+        break;
+      case 'failed':
+        if (message.roomId !== undefined && state.joined.get(message.roomId) === 'joining') state.joined.delete(message.roomId);
+        this.fail(message.ref, message.code, message.message);
+        break;
+      case 'removed':
+        if (state.joined.delete(message.roomId)) this.send({ type: 'left', roomId: message.roomId });
+        break;
+      case 'kick':
+        this.socket.end(message.code, message.reason);
+        break;
+      case 'disconnected':
+        this.leaveAll(state);
+        state.joined.clear();
+        this.detachUserFeed(state);
+        this.deps.runtime.stop(this.self);
+        break;
+    }
+    return state;
+  }
 
-  const detachUserFeed = (state: SessionState): void => {
-    if (state.userFeed && state.identity) deps.userFeeds?.detach(state.identity.userId);
+  afterStop(state: SessionState): void {
+    // Stopped by a crash: the client must not keep a socket nobody serves.
+    this.leaveAll(state);
+    this.detachUserFeed(state);
+    if (this.socket.isOpen) this.socket.end(CLOSE.internal, 'internal error');
+  }
+
+  private send(frame: ServerFrame): void {
+    this.socket.reply(frame);
+  }
+
+  private fail(ref: Ref | undefined, code: string, message: string): void {
+    this.deps.metrics.framesRejected.labels(code).inc();
+    this.send({ type: 'error', ref, code, message });
+  }
+
+  private failWith(ref: Ref | undefined, error: unknown): void {
+    if (error instanceof ChatError) return this.fail(ref, error.code, error.message);
+    this.deps.logger.error({ err: error, connectionId: this.socket.connectionId }, 'a session command failed');
+    this.fail(ref, 'unavailable', 'the server could not complete this, try again');
+  }
+
+  private leaveAll(state: SessionState): void {
+    for (const roomId of state.joined.keys()) this.deps.rooms.tell(roomId, { type: 'leave', connectionId: this.socket.connectionId, reply: false });
+  }
+
+  private detachUserFeed(state: SessionState): void {
+    if (state.userFeed && state.identity) this.deps.userFeeds?.detach(state.identity.userId);
     state.userFeed = false;
-  };
+  }
 
-  async function admit(state: SessionState): Promise<void> {
+  private async admit(state: SessionState): Promise<void> {
+    const { socket, deps } = this;
     try {
-      state.identity = await admission;
+      state.identity = await this.admission;
       if (deps.userFeeds && socket.isOpen) {
         socket.subscribe(userTopic(state.identity.userId));
         deps.userFeeds.attach(state.identity.userId);
@@ -92,40 +148,41 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
       if (error instanceof ChatError) {
         socket.end(error.code === 'token_revoked' ? CLOSE.revoked : CLOSE.tokenInvalid, error.message);
       } else {
-        deps.logger.error({ err: error, connectionId }, 'admitting a connection failed');
+        deps.logger.error({ err: error, connectionId: socket.connectionId }, 'admitting a connection failed');
         socket.end(CLOSE.internal, 'try again');
       }
     }
   }
 
-  async function onCommand(state: SessionState, identity: SessionIdentity, command: ClientCommand, receivedAt: number): Promise<void> {
+  private async onCommand(state: SessionState, identity: SessionIdentity, command: ClientCommand, receivedAt: number): Promise<void> {
+    const { deps, origin } = this;
     const { ref } = command;
     switch (command.type) {
       case 'ping':
-        send({ type: 'pong', ref });
+        this.send({ type: 'pong', ref });
         return;
       case 'join': {
         const { roomId, since } = command;
         if (!state.joined.has(roomId) && state.joined.size >= deps.maxJoinedRooms) {
-          fail(ref, 'too_many_rooms', `a connection may join at most ${deps.maxJoinedRooms} rooms`);
+          this.fail(ref, 'too_many_rooms', `a connection may join at most ${deps.maxJoinedRooms} rooms`);
           return;
         }
         try {
           await deps.roomService.requireMember(identity.userId, roomId);
         } catch (error) {
-          if (error instanceof ChatError) return fail(ref, error.code, error.message);
+          if (error instanceof ChatError) return this.fail(ref, error.code, error.message);
           throw error;
         }
         if (!state.joined.has(roomId)) state.joined.set(roomId, 'joining');
-        deps.rooms.tell(roomId, { type: 'join', member: { session: self, socket, userId: identity.userId }, ref, since });
+        deps.rooms.tell(roomId, { type: 'join', member: { session: this.self, socket: this.socket, userId: identity.userId }, ref, since });
         return;
       }
       case 'leave':
-        if (!state.joined.delete(command.roomId)) return fail(ref, 'not_joined', 'this connection has not joined that room');
-        deps.rooms.tell(command.roomId, { type: 'leave', connectionId, reply: true, ref });
+        if (!state.joined.delete(command.roomId)) return this.fail(ref, 'not_joined', 'this connection has not joined that room');
+        deps.rooms.tell(command.roomId, { type: 'leave', connectionId: this.socket.connectionId, reply: true, ref });
         return;
       case 'send': {
-        if (!state.joined.has(command.roomId)) return fail(ref, 'not_joined', 'join the room before sending to it');
+        if (!state.joined.has(command.roomId)) return this.fail(ref, 'not_joined', 'join the room before sending to it');
         const { roomId, clientMsgId, messageType, contents, fileUrl } = command;
         deps.metrics.messagesIn.inc();
         // Not awaited: a session's sends are in flight together, each acked when durable.
@@ -133,67 +190,27 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
           .post({ userId: identity.userId, deviceId: identity.deviceId, nickname: identity.nickname }, { roomId, messageType, contents, fileUrl, clientMsgId }, origin)
           .then((posted) => {
             deps.metrics.sendLatency.observe((performance.now() - receivedAt) / 1000);
-            send({ type: 'ack', ref, clientMsgId, messageId: posted.messageId, createdAt: iso(posted.createdAt) });
+            this.send({ type: 'ack', ref, clientMsgId, messageId: posted.messageId, createdAt: iso(posted.createdAt) });
           })
-          .catch((error: unknown) => failWith(ref, error));
+          .catch((error: unknown) => this.failWith(ref, error));
         return;
       }
       case 'typing':
-        if (!state.joined.has(command.roomId)) return fail(ref, 'not_joined', 'join the room first');
+        if (!state.joined.has(command.roomId)) return this.fail(ref, 'not_joined', 'join the room first');
         deps.feed.signal({ kind: 'typing', roomId: command.roomId, userId: identity.userId, origin })
           .catch((error: unknown) => deps.logger.warn({ err: error }, 'could not signal typing'));
         return;
       case 'read':
-        if (!state.joined.has(command.roomId)) return fail(ref, 'not_joined', 'join the room first');
-        deps.messages.markRead(identity.userId, command.roomId, command.messageId, origin).catch((error: unknown) => failWith(ref, error));
+        if (!state.joined.has(command.roomId)) return this.fail(ref, 'not_joined', 'join the room first');
+        deps.messages.markRead(identity.userId, command.roomId, command.messageId, origin).catch((error: unknown) => this.failWith(ref, error));
         return;
     }
   }
+}
 
-  const behavior: Behavior<SessionState, SessionMessage> = {
-    initialState: () => ({ joined: new Map() }),
-    async receive(state, message) {
-      switch (message.type) {
-        case 'start':
-          await admit(state);
-          break;
-        case 'command':
-          if (state.identity) await onCommand(state, state.identity, message.command, message.receivedAt);
-          break;
-        case 'joined':
-          if (state.joined.get(message.roomId) === 'joining') state.joined.set(message.roomId, 'joined');
-          break;
-        case 'left':
-          send({ type: 'left', ref: message.ref, roomId: message.roomId });
-          break;
-        case 'failed':
-          if (message.roomId !== undefined && state.joined.get(message.roomId) === 'joining') state.joined.delete(message.roomId);
-          fail(message.ref, message.code, message.message);
-          break;
-        case 'removed':
-          if (state.joined.delete(message.roomId)) send({ type: 'left', roomId: message.roomId });
-          break;
-        case 'kick':
-          socket.end(message.code, message.reason);
-          break;
-        case 'disconnected':
-          for (const roomId of state.joined.keys()) deps.rooms.tell(roomId, { type: 'leave', connectionId, reply: false });
-          state.joined.clear();
-          detachUserFeed(state);
-          deps.runtime.stop(self);
-          break;
-      }
-      return state;
-    },
-    afterStop(state) {
-      // Stopped by a crash: the client must not keep a socket nobody serves.
-      for (const roomId of state.joined.keys()) deps.rooms.tell(roomId, { type: 'leave', connectionId, reply: false });
-      detachUserFeed(state);
-      if (socket.isOpen) socket.end(CLOSE.internal, 'internal error');
-    },
-  };
-
-  self = deps.runtime.spawn('sessions', `session-${connectionId}`, behavior);
-  deps.runtime.tell(self, { type: 'start' });
-  return self;
+export function spawnSession(socket: SocketHandle, admission: Promise<SessionIdentity>, deps: SessionDeps): ActorRef<SessionMessage> {
+  const session = new Session(socket, admission, deps);
+  session.self = deps.runtime.spawn('sessions', `session-${socket.connectionId}`, session);
+  deps.runtime.tell(session.self, { type: 'start' });
+  return session.self;
 }

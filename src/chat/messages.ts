@@ -112,7 +112,8 @@ export class MessageService {
       throw error;
     }
     let message = this.compose(sender, draft, reservation.messageId);
-    const dedupKey = draft.clientMsgId === undefined ? undefined : `${sender.userId}:${sender.deviceId}:${draft.clientMsgId}`;
+    // join makes one flat string: a template makes a tree of four, which the claim keeps for a day.
+    const dedupKey = draft.clientMsgId === undefined ? undefined : [sender.userId, sender.deviceId, draft.clientMsgId].join(':');
     if (dedupKey) {
       let claim: ClaimResult;
       try {

@@ -52,6 +52,9 @@ export interface ChatMessage {
   userIds?: UserId[];
 }
 
+/** Roughly what a message holds in memory (its strings are UTF-16): what the byte bounds of message buffers count. */
+export const approximateBytes = (m: ChatMessage): number => 200 + 2 * (m.contents.length + m.nickname.length + (m.fileUrl?.length ?? 0));
+
 export interface DeviceToken {
   userId: UserId;
   deviceId: DeviceId;

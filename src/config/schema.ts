@@ -162,9 +162,10 @@ export const SETTINGS = {
   idleTimeoutSeconds: { env: 'WS_IDLE_TIMEOUT', type: 'integer', minimum: 8, maximum: 960, default: 120, description: 'Seconds of silence before a socket is considered dead (pings are automatic)' },
   recentBytes: positive('ROOM_RECENT_BYTES', 65_536, 'Bytes of recent messages a room keeps in memory for recovery (besides the RECOVERY_LIMIT count)'),
   feedWindow: positive('FEED_WINDOW', 256, 'Recent positions the room feed keeps per room (Redis in a cluster) for gap repair and recovery before the store has them', 100_000),
+  feedWindowBytes: positive('FEED_WINDOW_BYTES', 65_536, 'Embedded mode: bytes of messages the in-process room feed keeps per room, besides the FEED_WINDOW count (the newest position stays whatever its size)'),
   gapRepairMs: positive('GAP_REPAIR_MS', 250, 'How long a missing position of a room\'s order holds later messages back before the feed is asked for it'),
   gapSkipMs: positive('GAP_SKIP_MS', 2_000, 'How long before a missing position is given up on (it is delivered late if it comes)'),
-  roomIdleMs: positive('ROOM_IDLE_MS', 30_000, 'A room actor with no local sessions stops after this long'),
+  roomIdleMs: positive('ROOM_IDLE_MS', 30_000, 'A room actor with no local sessions stops after this long; one that delivered no message for this long lets its recent messages go (a join with `since` then reads the feed\'s window and the store)'),
   presenceLeaseMs: { env: 'PRESENCE_LEASE_MS', type: 'integer', minimum: 1000, default: 30_000, description: 'A dead node\'s presence entries vanish within this bound' },
   pushNotificationBlock: {
     env: 'PUSH_NOTIFICATION_BLOCK', type: 'boolean', default: false,

@@ -199,7 +199,7 @@ export async function openPorts(config: Config, nodeName: string, logger: Logger
   const ports: Ports = {
     presence: given.presence ?? new MemoryPresenceStore({ nodeId: nodeName, leaseMs: presenceLeaseFor(config.presenceLeaseMs) }),
     bus: given.bus ?? new MemoryBus(),
-    feed: given.feed ?? new MemoryFeed(undefined, { window: config.feedWindow }),
+    feed: given.feed ?? new MemoryFeed(undefined, { window: config.feedWindow, windowBytes: config.feedWindowBytes }),
     store: given.store ?? new MemoryStore(),
     tokens: given.tokens ?? new MemoryTokenStore(),
     dedup: given.dedup ?? new MemoryDedup(),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RoomId, RoomSignal, UserSignal } from '../../chat/model.ts';
+import { approximateBytes, type RoomId, type RoomSignal, type UserSignal } from '../../chat/model.ts';
 import { idFromParts, idParts, REST_BITS } from '../../chat/snowflake.ts';
 import type {
   FeedEntry, FeedHandler, FeedSubscription, FeedTopic, Replay, Reservation, ReserveCandidate, ReserveOptions, RoomFeed,
@@ -15,6 +15,8 @@ class RoomOrder {
   lastMs = -1;
   lastRest = -1;
   readonly window = new Map<number, FeedEntry>();
+  /** approximateBytes of the window's messages. */
+  windowBytes = 0;
   /** Seq → lease deadline of reservations not committed yet. */
   readonly pending = new Map<number, number>();
   /** Message ids committed in the window, so a message committed twice (a resumed send) is delivered once. */
@@ -38,12 +40,23 @@ class RoomOrder {
     }
   }
 
-  /** Drops the oldest positions beyond the window (positions are dense, so `floor` walks up one by one). */
-  trim(windowSize: number): void {
-    while (this.window.size > windowSize && this.floor < this.head) {
+  keep(entry: FeedEntry): void {
+    this.window.set(entry.seq, entry);
+    if ('message' in entry) this.windowBytes += approximateBytes(entry.message);
+  }
+
+  /**
+   * Drops the oldest positions beyond the window's count or bytes, keeping the newest one whatever
+   * its size (positions are dense, so `floor` walks up one by one).
+   */
+  trim(windowSize: number, windowBytes: number): void {
+    while ((this.window.size > windowSize || (this.windowBytes > windowBytes && this.window.size > 1)) && this.floor < this.head) {
       const entry = this.window.get(this.floor);
       if (entry) {
-        if ('message' in entry) this.ids.delete(entry.message.messageId);
+        if ('message' in entry) {
+          this.ids.delete(entry.message.messageId);
+          this.windowBytes -= approximateBytes(entry.message);
+        }
         this.window.delete(this.floor);
       }
       this.floor++;
@@ -94,10 +107,15 @@ export class MemoryFeed implements RoomFeed {
   private closed = false;
 
   private readonly window: number;
+  private readonly windowBytes: number;
 
-  /** `window`: committed positions kept per room (embedded mode needs few: the store has every message at once). */
-  constructor(private readonly hub: MemoryFeedHub = new MemoryFeedHub(), options: { window?: number } = {}) {
+  /**
+   * `window`: committed positions kept per room, `windowBytes`: at most this many bytes of their
+   * messages (embedded mode needs few: the store has every message at once).
+   */
+  constructor(private readonly hub: MemoryFeedHub = new MemoryFeedHub(), options: { window?: number; windowBytes?: number } = {}) {
     this.window = options.window ?? 256;
+    this.windowBytes = options.windowBytes ?? 65_536;
   }
 
   async reserve(roomId: RoomId, candidates: ReserveCandidate[], options: ReserveOptions): Promise<Reservation[]> {
@@ -134,11 +152,11 @@ export class MemoryFeed implements RoomFeed {
       }
       order.pending.delete(entry.seq);
       // Below the floor (trimmed while still pending): delivered, no longer held.
-      if (entry.seq >= order.floor) order.window.set(entry.seq, entry);
+      if (entry.seq >= order.floor) order.keep(entry);
       fresh.push(entry);
     }
     order.advance(this.hub.now());
-    order.trim(this.window);
+    order.trim(this.window, this.windowBytes);
     if (fresh.length > 0) this.deliver(`room:${roomId}`, (s) => s.handler.entries(roomId, fresh));
   }
 

@@ -1,27 +1,66 @@
 import type { RoomId, UserId } from '../../chat/model.ts';
 import type { PresenceExit, PresenceStore } from '../ports/presence.ts';
 
-const entryKey = (roomId: RoomId, userId: UserId, connectionId: string): string =>
-  `${roomId}\t${userId}\t${connectionId}`;
+const connectionKey = (nodeId: string, connectionId: string): string => `${nodeId}\t${connectionId}`;
 
-/** Presence state shared by the in-process nodes of one process (one in embedded mode). */
+/**
+ * Presence state shared by the in-process nodes of one process (one in embedded mode). A user's
+ * connections in a room are one string while there is one (the common case: a node holds one entry
+ * per joined socket), a set only beyond that.
+ */
 export class MemoryPresenceHub {
-  /** room → user → connection keys (`node\tconnection`) */
-  readonly rooms = new Map<RoomId, Map<UserId, Set<string>>>();
+  /** room → user → connection key(s) (`node\tconnection`) */
+  readonly rooms = new Map<RoomId, Map<UserId, string | Set<string>>>();
   readonly members = new Map<RoomId, Set<UserId>>();
   readonly leases = new Map<string, number>();
-  /** node → its entries, so a dead node's entries can be found */
-  readonly nodeEntries = new Map<string, Set<string>>();
 
+  /** Adds a connection; true when the user was not present in the room before. */
+  add(nodeId: string, roomId: RoomId, userId: UserId, connectionId: string): boolean {
+    const key = connectionKey(nodeId, connectionId);
+    let users = this.rooms.get(roomId);
+    if (!users) this.rooms.set(roomId, (users = new Map()));
+    const held = users.get(userId);
+    if (held === undefined) users.set(userId, key);
+    else if (typeof held === 'string') {
+      if (held !== key) users.set(userId, new Set([held, key]));
+    } else held.add(key);
+    return held === undefined;
+  }
+
+  /** Removes a connection; true when it was the user's last one in the room. */
   remove(nodeId: string, roomId: RoomId, userId: UserId, connectionId: string): boolean {
-    this.nodeEntries.get(nodeId)?.delete(entryKey(roomId, userId, connectionId));
+    const key = connectionKey(nodeId, connectionId);
     const users = this.rooms.get(roomId);
-    const connections = users?.get(userId);
-    if (!users || !connections?.delete(`${nodeId}\t${connectionId}`)) return false;
-    if (connections.size > 0) return false;
+    const held = users?.get(userId);
+    if (!users || held === undefined) return false;
+    if (typeof held !== 'string') {
+      if (!held.delete(key)) return false;
+      if (held.size === 1) users.set(userId, held.values().next().value!);
+      return false;
+    }
+    if (held !== key) return false;
     users.delete(userId);
     if (users.size === 0) this.rooms.delete(roomId);
     return true;
+  }
+
+  /**
+   * Removes every entry of `nodeId` (a dead node, or one closing); returns the users who left a room
+   * by it. A scan of all entries, which is rare (a lapsed lease, a shutdown) next to enter and exit.
+   */
+  removeNode(nodeId: string): PresenceExit[] {
+    const prefix = `${nodeId}\t`;
+    const found: Array<[RoomId, UserId, string]> = [];
+    for (const [roomId, users] of this.rooms) {
+      for (const [userId, held] of users) {
+        for (const key of typeof held === 'string' ? [held] : held) {
+          if (key.startsWith(prefix)) found.push([roomId, userId, key.slice(prefix.length)]);
+        }
+      }
+    }
+    const exits: PresenceExit[] = [];
+    for (const [roomId, userId, connectionId] of found) if (this.remove(nodeId, roomId, userId, connectionId)) exits.push({ roomId, userId });
+    return exits;
   }
 }
 
@@ -54,16 +93,7 @@ export class MemoryPresenceStore implements PresenceStore {
       if (this.leased) this.lostLease = true;
       this.renew();
     }
-    let users = this.hub.rooms.get(roomId);
-    if (!users) this.hub.rooms.set(roomId, (users = new Map()));
-    let connections = users.get(userId);
-    if (!connections) users.set(userId, (connections = new Set()));
-    const wasAbsent = connections.size === 0;
-    connections.add(`${this.nodeId}\t${connectionId}`);
-    let own = this.hub.nodeEntries.get(this.nodeId);
-    if (!own) this.hub.nodeEntries.set(this.nodeId, (own = new Set()));
-    own.add(entryKey(roomId, userId, connectionId));
-    return wasAbsent;
+    return this.hub.add(this.nodeId, roomId, userId, connectionId);
   }
 
   async exit(roomId: RoomId, userId: UserId, connectionId: string): Promise<boolean> {
@@ -110,21 +140,13 @@ export class MemoryPresenceStore implements PresenceStore {
     for (const [nodeId, expiresAt] of this.hub.leases) {
       if (expiresAt > now) continue;
       this.hub.leases.delete(nodeId);
-      for (const key of [...(this.hub.nodeEntries.get(nodeId) ?? [])]) {
-        const [roomId, userId, connectionId] = key.split('\t') as [string, string, string];
-        if (this.hub.remove(nodeId, roomId, userId, connectionId)) exits.push({ roomId, userId });
-      }
-      this.hub.nodeEntries.delete(nodeId);
+      exits.push(...this.hub.removeNode(nodeId));
     }
     return exits;
   }
 
   async close(): Promise<void> {
-    for (const key of [...(this.hub.nodeEntries.get(this.nodeId) ?? [])]) {
-      const [roomId, userId, connectionId] = key.split('\t') as [string, string, string];
-      this.hub.remove(this.nodeId, roomId, userId, connectionId);
-    }
-    this.hub.nodeEntries.delete(this.nodeId);
+    this.hub.removeNode(this.nodeId);
     this.hub.leases.delete(this.nodeId);
     this.leased = false;
   }
