@@ -80,11 +80,11 @@ describe('Redis token keys', () => {
         for (const key of keys) ttls.set(key.slice(backend.prefix.length), await admin.pttl(key));
       }
       assert.deepEqual([...ttls.keys()].sort(), [
-        'device-session:u1:phone', 'last-rotation:s-ttl', 'session:s-ttl', 'used-hashes:s-ttl', 'user-sessions:u1',
+        'device-session:u1:phone', 'last-rotation:s-ttl', 'session:s-ttl', 'used-refresh:s-ttl', 'user-sessions:u1',
       ]);
       for (const [key, ttl] of ttls) assert.ok(ttl > 0 && ttl <= HOUR, `${key} expires (PTTL ${ttl})`);
       assert.ok(ttls.get('last-rotation:s-ttl')! <= 5_000, 'the last rotation is kept for the grace only');
-      assert.equal(await admin.scard(`${backend.prefix}used-hashes:s-ttl`), 2);
+      assert.deepEqual(await admin.zrange(`${backend.prefix}used-refresh:s-ttl`, 0, -1), ['h1', 'h2'], 'in rotation order');
     } finally {
       await tokens.close();
       await backend.close();

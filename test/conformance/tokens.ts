@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { DeviceSession, NextRefresh, Rotation, TokenStore } from '../../src/infra/ports/tokens.ts';
+import { USED_REFRESH_HASHES_KEPT, type DeviceSession, type NextRefresh, type Rotation, type TokenStore } from '../../src/infra/ports/tokens.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 
 /** Several nodes sharing one token backend. */
@@ -95,6 +95,20 @@ export function tokenConformance(driver: string, makeCluster: () => Promise<Toke
       assert.equal((await tokens.rotate(s.sessionId, 'h1', next('h2', s.expiresAt), 300)).outcome, 'rotated');
       await sleep(400);
       assert.equal((await tokens.rotate(s.sessionId, 'h1', next('h3', s.expiresAt), 300)).outcome, 'reused');
+      assert.equal(await tokens.isActive(s.sessionId), false);
+    });
+
+    it('remembers only the newest used hashes of a session: an older one is refused without ending the session', async () => {
+      const tokens = await (await start()).node();
+      const s = session('u1', 'phone');
+      await tokens.createSession(s, 'g0');
+      const at = Date.now();
+      for (let i = 0; i <= USED_REFRESH_HASHES_KEPT; i++) {
+        assert.equal((await tokens.rotate(s.sessionId, `g${i}`, next(`g${i + 1}`, s.expiresAt, at + i), 0)).outcome, 'rotated');
+      }
+      assert.equal((await tokens.rotate(s.sessionId, 'g0', next('x', s.expiresAt), 0)).outcome, 'unknown', 'forgotten');
+      assert.equal(await tokens.isActive(s.sessionId), true);
+      assert.equal((await tokens.rotate(s.sessionId, 'g1', next('y', s.expiresAt), 0)).outcome, 'reused', 'the oldest still kept');
       assert.equal(await tokens.isActive(s.sessionId), false);
     });
 

@@ -1,9 +1,10 @@
 import type { UserId } from '../../chat/model.ts';
-import type { DeviceSession, NextRefresh, RevocationListener, Rotation, RotateResult, TokenStore } from '../ports/tokens.ts';
+import { USED_REFRESH_HASHES_KEPT, type DeviceSession, type NextRefresh, type RevocationListener, type Rotation, type RotateResult, type TokenStore } from '../ports/tokens.ts';
 
 interface SessionRecord {
   session: DeviceSession;
   currentHash: string;
+  /** In the order they were rotated away (a Set iterates in insertion order), the newest last. */
   usedHashes: Set<string>;
   /** The last rotation: the hash it rotated away and what it handed out. */
   last?: { previousHash: string; rotation: Rotation };
@@ -54,6 +55,7 @@ export class MemoryTokenStore implements TokenStore {
     }
     if (record.currentHash !== presentedHash) return { outcome: 'unknown' };
     record.usedHashes.add(presentedHash);
+    if (record.usedHashes.size > USED_REFRESH_HASHES_KEPT) record.usedHashes.delete(record.usedHashes.values().next().value!);
     record.currentHash = next.hash;
     record.session.expiresAt = next.expiresAt;
     record.last = { previousHash: presentedHash, rotation: next.rotation };

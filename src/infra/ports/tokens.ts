@@ -34,6 +34,13 @@ export type RotateResult =
   | { outcome: 'reused'; session: DeviceSession }
   | { outcome: 'unknown' };
 
+/**
+ * How many of its refresh hashes rotated away a session remembers, the newest: an older one coming
+ * back is `unknown` (refused, the session lives on). A device that refreshes for months keeps a
+ * bounded record.
+ */
+export const USED_REFRESH_HASHES_KEPT = 100;
+
 export type RevocationListener = (session: DeviceSession) => void;
 
 /**
@@ -47,8 +54,9 @@ export interface TokenStore {
    * Swaps the current refresh hash for `next.hash` when `presentedHash` is current, and remembers
    * the rotation for `graceMs`. The hash rotated away by that last rotation, presented again less
    * than `graceMs` after it (by `next.rotation.at`: a lost response, two concurrent refreshes),
-   * changes nothing and gets that rotation back. Any other hash rotated away is `reused` and ends
-   * the session. The record kept for the grace is one per session and expires with the grace.
+   * changes nothing and gets that rotation back. Any other of the last USED_REFRESH_HASHES_KEPT
+   * hashes rotated away is `reused` and ends the session. The record kept for the grace is one per
+   * session and expires with the grace.
    */
   rotate(sessionId: string, presentedHash: string, next: NextRefresh, graceMs: number): Promise<RotateResult>;
   /** Ends a session; resolves it when it was active. Every node's listeners hear of it. */

@@ -1,5 +1,5 @@
 import type { UserId } from '../../chat/model.ts';
-import type { DeviceSession, NextRefresh, RevocationListener, RotateResult, TokenStore } from '../ports/tokens.ts';
+import { USED_REFRESH_HASHES_KEPT, type DeviceSession, type NextRefresh, type RevocationListener, type RotateResult, type TokenStore } from '../ports/tokens.ts';
 import type { SqliteDatabase } from './database.ts';
 
 interface SessionRow { session_id: string; user_id: string; device_id: string; created_at: number; expires_at: number }
@@ -30,7 +30,9 @@ function statements(db: SqliteDatabase) {
     deleteOfDevice: p('DELETE FROM device_sessions WHERE user_id = ? AND device_id = ?'),
     insertSession: p(`INSERT INTO device_sessions (${SESSION_COLUMNS}, refresh_hash) VALUES (?, ?, ?, ?, ?, ?)`),
     wasUsed: p('SELECT 1 FROM used_refresh_hashes WHERE session_id = ? AND refresh_hash = ?').pluck(),
-    markUsed: p('INSERT OR IGNORE INTO used_refresh_hashes (session_id, refresh_hash) VALUES (?, ?)'),
+    markUsed: p('INSERT OR IGNORE INTO used_refresh_hashes (session_id, refresh_hash, used_at) VALUES (?, ?, ?)'),
+    keepNewestUsed: p(`DELETE FROM used_refresh_hashes WHERE session_id = ?1 AND refresh_hash NOT IN
+      (SELECT refresh_hash FROM used_refresh_hashes WHERE session_id = ?1 ORDER BY used_at DESC LIMIT ?2)`),
     advance: p(`UPDATE device_sessions SET refresh_hash = ?, expires_at = ?, previous_hash = ?, rotation_nonce = ?, rotated_at = ?
       WHERE session_id = ?`),
     sweep: p('DELETE FROM device_sessions WHERE expires_at <= ?'),
@@ -136,8 +138,9 @@ export class SqliteTokenStore implements TokenStore {
       return { outcome: 'reused', session: toSession(row) };
     }
     if (row.refresh_hash !== presentedHash) return { outcome: 'unknown' };
-    this.q.markUsed.run(sessionId, presentedHash);
     const { nonce, at } = next.rotation;
+    this.q.markUsed.run(sessionId, presentedHash, at);
+    this.q.keepNewestUsed.run(sessionId, USED_REFRESH_HASHES_KEPT);
     this.q.advance.run(next.hash, next.expiresAt, presentedHash, nonce, at, sessionId);
     return { outcome: 'rotated', session: toSession({ ...row, expires_at: next.expiresAt }), rotation: next.rotation };
   }
