@@ -84,7 +84,7 @@ describe('Redis token keys', () => {
       ]);
       for (const [key, ttl] of ttls) assert.ok(ttl > 0 && ttl <= HOUR, `${key} expires (PTTL ${ttl})`);
       assert.ok(ttls.get('last-rotation:s-ttl')! <= 5_000, 'the last rotation is kept for the grace only');
-      assert.deepEqual(await admin.zrange(`${backend.prefix}used-refresh:s-ttl`, 0, -1), ['h1', 'h2'], 'in rotation order');
+      assert.deepEqual(await admin.zrange(`${backend.prefix}used-refresh:s-ttl`, '0', '-1'), ['h1', 'h2'], 'in rotation order');
     } finally {
       await tokens.close();
       await backend.close();
