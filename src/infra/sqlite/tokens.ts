@@ -31,8 +31,8 @@ function statements(db: SqliteDatabase) {
     insertSession: p(`INSERT INTO device_sessions (${SESSION_COLUMNS}, refresh_hash) VALUES (?, ?, ?, ?, ?, ?)`),
     wasUsed: p('SELECT 1 FROM used_refresh_hashes WHERE session_id = ? AND refresh_hash = ?').pluck(),
     markUsed: p('INSERT OR IGNORE INTO used_refresh_hashes (session_id, refresh_hash, used_at) VALUES (?, ?, ?)'),
-    keepNewestUsed: p(`DELETE FROM used_refresh_hashes WHERE session_id = ?1 AND refresh_hash NOT IN
-      (SELECT refresh_hash FROM used_refresh_hashes WHERE session_id = ?1 ORDER BY used_at DESC LIMIT ?2)`),
+    keepNewestUsed: p(`DELETE FROM used_refresh_hashes WHERE session_id = @sessionId AND refresh_hash NOT IN
+      (SELECT refresh_hash FROM used_refresh_hashes WHERE session_id = @sessionId ORDER BY used_at DESC LIMIT @kept)`),
     advance: p(`UPDATE device_sessions SET refresh_hash = ?, expires_at = ?, previous_hash = ?, rotation_nonce = ?, rotated_at = ?
       WHERE session_id = ?`),
     sweep: p('DELETE FROM device_sessions WHERE expires_at <= ?'),
@@ -140,7 +140,7 @@ export class SqliteTokenStore implements TokenStore {
     if (row.refresh_hash !== presentedHash) return { outcome: 'unknown' };
     const { nonce, at } = next.rotation;
     this.q.markUsed.run(sessionId, presentedHash, at);
-    this.q.keepNewestUsed.run(sessionId, USED_REFRESH_HASHES_KEPT);
+    this.q.keepNewestUsed.run({ sessionId, kept: USED_REFRESH_HASHES_KEPT });
     this.q.advance.run(next.hash, next.expiresAt, presentedHash, nonce, at, sessionId);
     return { outcome: 'rotated', session: toSession({ ...row, expires_at: next.expiresAt }), rotation: next.rotation };
   }
