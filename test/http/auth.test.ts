@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { MemoryStore } from '../../src/infra/memory/store.ts';
+import { backendAddress, uniqueName } from '../support/backends.ts';
 import { startNode, type TestNode } from '../support/server.ts';
 import { claimsOf, forgeAccessToken, unsignedToken } from '../support/tokens.ts';
 import { sleep } from '../support/wait.ts';
@@ -192,6 +195,42 @@ describe('accounts and tokens over HTTP', () => {
     assert.equal((await me(tablet.accessToken)).status, 401);
     const back = await node.signIn(user, 'phone');
     assert.equal((await me(back.accessToken)).status, 200);
+  });
+});
+
+describe('refresh rotation across two nodes (Redis)', () => {
+  let a: TestNode;
+  let b: TestNode;
+  const redisPrefix = `${uniqueName('refresh')}:`;
+  before(async () => {
+    // Two nodes on one Redis (tokens) and one user store: a cluster without Kafka and Cassandra.
+    const store = new MemoryStore();
+    const config = { redisUrl: backendAddress('REDIS_URL'), redisPrefix };
+    a = await startNode({ config, drivers: { store } });
+    b = await startNode({ config, drivers: { store } });
+  });
+  after(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+    const redis = new Redis(backendAddress('REDIS_URL'));
+    for await (const keys of redis.scanStream({ match: `${redisPrefix}*`, count: 500 }) as AsyncIterable<string[]>) {
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    await redis.quit();
+  });
+
+  it('gives the same new pair to two concurrent refreshes sent to different nodes, and the device stays signed in on both', async () => {
+    const user = await a.signUp();
+    const refreshOn = (node: TestNode) => node.request('POST', '/api/auth/token', { body: { refreshToken: user.refreshToken } });
+    const [onA, onB] = await Promise.all([refreshOn(a), refreshOn(b)]);
+    assert.deepEqual([onA.status, onB.status], [200, 200], `${onA.body.message} / ${onB.body.message}`);
+    assert.deepEqual(onB.body.data, onA.body.data);
+    for (const node of [a, b]) {
+      assert.equal((await node.request('GET', '/api/chatroom', { token: onA.body.data.accessToken })).status, 200);
+      const socket = await TestSocket.connect(node.wsUrl, onA.body.data.accessToken);
+      assert.equal((await socket.call({ type: 'ping' })).type, 'pong');
+      await socket.close();
+    }
+    assert.equal((await b.request('POST', '/api/auth/token', { body: { refreshToken: onA.body.data.refreshToken } })).status, 200);
   });
 });
 
