@@ -153,7 +153,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     const purgeAfterMs = config.accountPurgeAfterDays * 86_400_000;
     const deletedName = DELETED_USER_NAME[config.systemMessageLanguage as SystemMessageLanguage];
     const accounts = new AccountService(store, tokens, accessTokens, {
-      refreshTtlSeconds: config.refreshTokenTtlSeconds, newUserId: () => ids.next(), passwords,
+      refreshTtlSeconds: config.refreshTokenTtlSeconds, refreshReuseGraceMs: config.refreshReuseGraceMs, newUserId: () => ids.next(), passwords,
       leaveGraceMs: purgeAfterMs, ...(options.now ? { now: options.now } : {}),
       normalizePhone: (raw) => people.normalizePhone(raw), onSignUp: async (user) => void (await people.defaultProfile(user)),
     });

@@ -87,7 +87,8 @@ describe('SQLite data directory', () => {
     await first.store.setReadPosition(roomId, ann.userId, history[19]!.messageId);
     await first.store.setDeviceToken({ userId: ann.userId, deviceId: 'phone', token: 'fcm-1' });
     await first.tokens.createSession(session, 'h1');
-    assert.equal((await first.tokens.rotate(session.sessionId, 'h1', 'h2', session.expiresAt)).outcome, 'rotated');
+    const rotation = { nonce: 'n1', at: Date.now() };
+    assert.equal((await first.tokens.rotate(session.sessionId, 'h1', { hash: 'h2', rotation, expiresAt: session.expiresAt }, 60_000)).outcome, 'rotated');
     await first.dedup.claim('dev:c1', committed!, LONG);
     await first.dedup.commit('dev:c1', committed!.messageId, LONG.ttlMs);
     await first.dedup.claim('dev:c2', pending!, LONG);
@@ -107,7 +108,10 @@ describe('SQLite data directory', () => {
       assert.deepEqual(await second.store.deviceTokens([ann.userId]), [{ userId: ann.userId, deviceId: 'phone', token: 'fcm-1' }]);
 
       assert.equal(await second.tokens.isActive(session.sessionId), true, 'a signed-in device stays signed in');
-      assert.equal((await second.tokens.rotate(session.sessionId, 'h1', 'h3', session.expiresAt)).outcome, 'reused',
+      const repeat = await second.tokens.rotate(session.sessionId, 'h1', { hash: 'h3', rotation: { nonce: 'n2', at: rotation.at + 1 }, expiresAt: session.expiresAt }, 60_000);
+      assert.deepEqual(repeat.outcome === 'rotated' && repeat.rotation, rotation, 'the reuse grace survives the restart');
+      const late = { hash: 'h3', rotation: { nonce: 'n3', at: rotation.at + 60_000 }, expiresAt: session.expiresAt };
+      assert.equal((await second.tokens.rotate(session.sessionId, 'h1', late, 60_000)).outcome, 'reused',
         'a rotated-away refresh token is still recognised as reused');
       assert.equal(await second.tokens.isActive(session.sessionId), false);
 

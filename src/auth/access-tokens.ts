@@ -23,13 +23,15 @@ export class AccessTokens {
     this.key = Buffer.from(secret, 'utf8');
   }
 
-  sign(claims: AccessClaims): Promise<string> {
+  /** The same claims issued at the same second sign to the same token (HS256 is deterministic). */
+  sign(claims: AccessClaims, issuedAt: number = this.now()): Promise<string> {
+    const issuedAtSeconds = Math.floor(issuedAt / 1000);
     return new SignJWT({ did: claims.deviceId, sid: claims.sessionId })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(claims.userId)
       .setIssuer(this.issuer)
-      .setIssuedAt(Math.floor(this.now() / 1000))
-      .setExpirationTime(Math.floor(this.now() / 1000) + this.ttlSeconds)
+      .setIssuedAt(issuedAtSeconds)
+      .setExpirationTime(issuedAtSeconds + this.ttlSeconds)
       .sign(this.key);
   }
 

@@ -1,9 +1,9 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { AccessTokens } from '../auth/access-tokens.ts';
 import { defaultHashConcurrency, Passwords } from '../auth/passwords.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
 import { EmailTakenError, PhoneTakenError } from '../infra/ports/store.ts';
-import type { DeviceSession, TokenStore } from '../infra/ports/tokens.ts';
+import type { DeviceSession, Rotation, TokenStore } from '../infra/ports/tokens.ts';
 import { conflict, notFound, unauthorized } from './errors.ts';
 import type { DeviceId, User, UserId } from './model.ts';
 
@@ -39,6 +39,14 @@ function newRefreshSecret(): { secret: string; hash: string } {
   return { secret, hash: hashSecret(secret) };
 }
 
+/**
+ * The secret a rotation hands out, from the presented secret and the rotation's nonce: a repeat
+ * within the reuse grace gets the same one back although the store keeps only the nonce, and the
+ * nonce alone (a copy of the store) derives nothing.
+ */
+const rotatedSecret = (presentedSecret: string, rotation: Rotation): string =>
+  createHmac('sha256', presentedSecret).update(rotation.nonce).digest('base64url');
+
 function parseRefreshToken(token: string): { sessionId: string; secret: string } | undefined {
   const dot = token.indexOf('.');
   if (dot <= 0 || dot === token.length - 1) return undefined;
@@ -47,6 +55,8 @@ function parseRefreshToken(token: string): { sessionId: string; secret: string }
 
 export interface AccountOptions {
   refreshTtlSeconds: number;
+  /** A refresh token presented again this soon after its rotation gets the same new pair (see refresh); 0: never. */
+  refreshReuseGraceMs: number;
   newUserId: () => string;
   now?: () => number;
   /** Hashing and its concurrency cap; default: one less than the cores at once, 100 waiting. */
@@ -111,13 +121,21 @@ export class AccountService {
     return this.startSession(user, deviceId);
   }
 
-  /** Rotates the refresh token. A token that was already rotated ends the device's session: both holders must sign in again. */
+  /**
+   * Rotates the refresh token. The same token presented again within the reuse grace (its response
+   * was lost, or the app refreshed twice at once) gets the same new pair, so the device stays
+   * signed in. Presented later, or after the new token was rotated in turn, it is taken for theft
+   * and ends the device's session: both holders must sign in again.
+   */
   async refresh(refreshToken: string): Promise<TokenPair> {
     const parsed = parseRefreshToken(refreshToken);
     if (!parsed) throw unauthorized('the refresh token is invalid', 'refresh_invalid');
-    const next = newRefreshSecret();
-    const expiresAt = this.now() + this.options.refreshTtlSeconds * 1000;
-    const result = await this.sessions.rotate(parsed.sessionId, hashSecret(parsed.secret), next.hash, expiresAt);
+    const rotation: Rotation = { nonce: randomBytes(16).toString('base64url'), at: this.now() };
+    const next = {
+      hash: hashSecret(rotatedSecret(parsed.secret, rotation)), rotation,
+      expiresAt: rotation.at + this.options.refreshTtlSeconds * 1000,
+    };
+    const result = await this.sessions.rotate(parsed.sessionId, hashSecret(parsed.secret), next, this.options.refreshReuseGraceMs);
     if (result.outcome === 'reused') {
       // The session is gone for both holders; its phone must not keep buzzing for a thief's session.
       await this.forgetPushToken(result.session);
@@ -125,9 +143,10 @@ export class AccountService {
     }
     if (result.outcome === 'unknown') throw unauthorized('the refresh token is invalid or expired', 'refresh_invalid');
     const { session } = result;
+    const claims = { userId: session.userId, deviceId: session.deviceId, sessionId: session.sessionId };
     return {
-      accessToken: await this.accessTokens.sign({ userId: session.userId, deviceId: session.deviceId, sessionId: session.sessionId }),
-      refreshToken: `${session.sessionId}.${next.secret}`,
+      accessToken: await this.accessTokens.sign(claims, result.rotation.at),
+      refreshToken: `${session.sessionId}.${rotatedSecret(parsed.secret, result.rotation)}`,
     };
   }
 

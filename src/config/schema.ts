@@ -93,6 +93,10 @@ export const SETTINGS = {
   jwtIssuer: { env: 'JWT_ISSUER', type: 'string', default: 'flametalk', minLength: 1, description: 'Issuer written into and required of access tokens' },
   accessTokenTtlSeconds: positive('ACCESS_TOKEN_TTL', 900, 'Lifetime of an access token, seconds'),
   refreshTokenTtlSeconds: positive('REFRESH_TOKEN_TTL', 2_592_000, 'Lifetime of a device session (refresh token), seconds'),
+  refreshReuseGraceMs: {
+    env: 'REFRESH_REUSE_GRACE_MS', type: 'integer', minimum: 0, maximum: 60_000, default: 10_000,
+    description: 'A refresh token presented again within this many ms of its rotation (a lost response, two refreshes at once) gets the same new pair instead of counting as theft; 0 turns the grace off',
+  },
 
   passwordHashConcurrency: {
     env: 'PASSWORD_HASH_CONCURRENCY', type: 'integer', minimum: 1, maximum: 64,

@@ -15,7 +15,8 @@ describe('push tokens and payloads through firebase-admin', { timeout: 120_000 }
 
   before(async () => {
     fcm = await startFakeFcm();
-    node = await startNode({ config: { fcmServiceAccount: fcm.serviceAccountPath, fcmLoopbackPort: fcm.port } });
+    // No refresh reuse grace: a refresh token used a second time is theft at once.
+    node = await startNode({ config: { fcmServiceAccount: fcm.serviceAccountPath, fcmLoopbackPort: fcm.port, refreshReuseGraceMs: 0 } });
     ann = await node.signUp('Ann');
   });
   after(async () => {

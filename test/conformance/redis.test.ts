@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisDedup } from '../../src/infra/redis/dedup.ts';
 import { RedisFeed } from '../../src/infra/redis/feed.ts';
@@ -57,6 +59,37 @@ tokenConformance('redis', async () => {
       await backend.close();
     },
   };
+});
+
+describe('Redis token keys', () => {
+  it('all expire: the used hashes with the session, the last rotation with its reuse grace', async () => {
+    const backend = new Backend();
+    const tokens = new RedisTokenStore(await backend.connect(), await backend.connect(), { prefix: backend.prefix });
+    try {
+      const HOUR = 3_600_000;
+      const now = Date.now();
+      const session = { sessionId: 's-ttl', userId: 'u1', deviceId: 'phone', createdAt: now, expiresAt: now + HOUR };
+      await tokens.createSession(session, 'h1');
+      for (const [i, [presented, hash]] of [['h1', 'h2'], ['h2', 'h3']].entries()) {
+        const rotated = await tokens.rotate(session.sessionId, presented!, { hash: hash!, rotation: { nonce: `n${i}`, at: now + i }, expiresAt: now + HOUR }, 5_000);
+        assert.equal(rotated.outcome, 'rotated');
+      }
+      const admin = await backend.connect();
+      const ttls = new Map<string, number>();
+      for await (const keys of admin.scanStream({ match: `${backend.prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
+        for (const key of keys) ttls.set(key.slice(backend.prefix.length), await admin.pttl(key));
+      }
+      assert.deepEqual([...ttls.keys()].sort(), [
+        'device-session:u1:phone', 'last-rotation:s-ttl', 'session:s-ttl', 'used-refresh:s-ttl', 'user-sessions:u1',
+      ]);
+      for (const [key, ttl] of ttls) assert.ok(ttl > 0 && ttl <= HOUR, `${key} expires (PTTL ${ttl})`);
+      assert.ok(ttls.get('last-rotation:s-ttl')! <= 5_000, 'the last rotation is kept for the grace only');
+      assert.deepEqual(await admin.zrange(`${backend.prefix}used-refresh:s-ttl`, '0', '-1'), ['h1', 'h2'], 'in rotation order');
+    } finally {
+      await tokens.close();
+      await backend.close();
+    }
+  });
 });
 
 dedupConformance('redis', async () => {

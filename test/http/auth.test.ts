@@ -1,17 +1,26 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { MemoryStore } from '../../src/infra/memory/store.ts';
+import { backendAddress, uniqueName } from '../support/backends.ts';
 import { startNode, type TestNode } from '../support/server.ts';
 import { claimsOf, forgeAccessToken, unsignedToken } from '../support/tokens.ts';
+import { sleep } from '../support/wait.ts';
+import { TestSocket } from '../support/ws-client.ts';
+
+/** Short, so the theft tests can wait it out; the default is 10 s. */
+const REUSE_GRACE_MS = 1_000;
 
 describe('accounts and tokens over HTTP', () => {
   let node: TestNode;
   before(async () => {
-    node = await startNode();
+    node = await startNode({ config: { refreshReuseGraceMs: REUSE_GRACE_MS } });
   });
   after(() => node.stop());
 
   const me = (token: string) => node.request('GET', '/api/chatroom', { token });
+  const refresh = (refreshToken: string) => node.request('POST', '/api/auth/token', { body: { refreshToken } });
 
   it('signs up a user and hands out working tokens', async () => {
     const email = `${randomUUID()}@example.com`;
@@ -90,12 +99,13 @@ describe('accounts and tokens over HTTP', () => {
     assert.equal(bogus.status, 401);
   });
 
-  it('treats a stolen refresh token used after the owner refreshed as theft: that device must sign in again, others keep working', async () => {
+  it('treats a stolen refresh token used after the owner refreshed (past the reuse grace) as theft: that device must sign in again, others keep working', async () => {
     const owner = await node.signUp('Victim', 'phone');
     const laptop = await node.signIn(owner, 'laptop');
     const stolen = owner.refreshToken;
     const ownerRefresh = await node.request('POST', '/api/auth/token', { body: { refreshToken: owner.refreshToken } });
     assert.equal(ownerRefresh.status, 200, 'the owner refreshes first');
+    await sleep(REUSE_GRACE_MS + 100);
 
     const thief = await node.request('POST', '/api/auth/token', { body: { refreshToken: stolen } });
     assert.equal(thief.status, 401);
@@ -107,6 +117,45 @@ describe('accounts and tokens over HTTP', () => {
     assert.equal((await me(laptop.accessToken)).status, 200, 'the same user on another device is untouched');
     const signedInAgain = await node.signIn(owner, 'phone');
     assert.equal((await me(signedInAgain.accessToken)).status, 200);
+  });
+
+  it('gives two concurrent refreshes of one token the same new pair, and the device stays signed in', async () => {
+    const user = await node.signUp();
+    const [one, two] = await Promise.all([refresh(user.refreshToken), refresh(user.refreshToken)]);
+    assert.deepEqual([one.status, two.status], [200, 200], `${one.body.message} / ${two.body.message}`);
+    assert.deepEqual(two.body.data, one.body.data, 'the same access and refresh token');
+    assert.notEqual(one.body.data.refreshToken, user.refreshToken);
+    const pair = one.body.data as { accessToken: string; refreshToken: string };
+
+    assert.equal((await me(pair.accessToken)).status, 200, 'the new access token works');
+    const socket = await TestSocket.connect(node.wsUrl, pair.accessToken);
+    try {
+      assert.equal((await socket.call({ type: 'ping' })).type, 'pong', 'a socket with it connects and is served');
+      const after = await refresh(pair.refreshToken);
+      assert.equal(after.status, 200, 'the new refresh token is the current one');
+      assert.equal((await me(after.body.data.accessToken)).status, 200);
+      assert.equal(socket.ws.readyState, socket.ws.OPEN, 'the socket was not signed out');
+    } finally {
+      await socket.close();
+    }
+  });
+
+  it('answers a retried refresh whose response was lost with the same pair; a reuse after the grace still signs the device out', async () => {
+    const user = await node.signUp();
+    const lost = await refresh(user.refreshToken);
+    assert.equal(lost.status, 200);
+    const retried = await refresh(user.refreshToken);
+    assert.equal(retried.status, 200);
+    assert.deepEqual(retried.body.data, lost.body.data);
+    const socket = await TestSocket.connect(node.wsUrl, retried.body.data.accessToken);
+
+    await sleep(REUSE_GRACE_MS + 100);
+    const late = await refresh(user.refreshToken);
+    assert.equal(late.status, 401);
+    assert.equal(late.body.data.code, 'refresh_reused');
+    assert.equal((await socket.closed).code, 4003, 'the socket of the device is closed as revoked');
+    assert.equal((await me(retried.body.data.accessToken)).status, 401);
+    assert.equal((await refresh(retried.body.data.refreshToken)).status, 401, 'the pair handed out is dead too');
   });
 
   it('answers 401 for a missing, malformed, forged, expired, unsigned or revoked access token', async () => {
@@ -146,6 +195,42 @@ describe('accounts and tokens over HTTP', () => {
     assert.equal((await me(tablet.accessToken)).status, 401);
     const back = await node.signIn(user, 'phone');
     assert.equal((await me(back.accessToken)).status, 200);
+  });
+});
+
+describe('refresh rotation across two nodes (Redis)', () => {
+  let a: TestNode;
+  let b: TestNode;
+  const redisPrefix = `${uniqueName('refresh')}:`;
+  before(async () => {
+    // Two nodes on one Redis (tokens) and one user store: a cluster without Kafka and Cassandra.
+    const store = new MemoryStore();
+    const config = { redisUrl: backendAddress('REDIS_URL'), redisPrefix };
+    a = await startNode({ config, drivers: { store } });
+    b = await startNode({ config, drivers: { store } });
+  });
+  after(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+    const redis = new Redis(backendAddress('REDIS_URL'));
+    for await (const keys of redis.scanStream({ match: `${redisPrefix}*`, count: 500 }) as AsyncIterable<string[]>) {
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    await redis.quit();
+  });
+
+  it('gives the same new pair to two concurrent refreshes sent to different nodes, and the device stays signed in on both', async () => {
+    const user = await a.signUp();
+    const refreshOn = (node: TestNode) => node.request('POST', '/api/auth/token', { body: { refreshToken: user.refreshToken } });
+    const [onA, onB] = await Promise.all([refreshOn(a), refreshOn(b)]);
+    assert.deepEqual([onA.status, onB.status], [200, 200], `${onA.body.message} / ${onB.body.message}`);
+    assert.deepEqual(onB.body.data, onA.body.data);
+    for (const node of [a, b]) {
+      assert.equal((await node.request('GET', '/api/chatroom', { token: onA.body.data.accessToken })).status, 200);
+      const socket = await TestSocket.connect(node.wsUrl, onA.body.data.accessToken);
+      assert.equal((await socket.call({ type: 'ping' })).type, 'pong');
+      await socket.close();
+    }
+    assert.equal((await b.request('POST', '/api/auth/token', { body: { refreshToken: onA.body.data.refreshToken } })).status, 200);
   });
 });
 

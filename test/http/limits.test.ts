@@ -187,9 +187,10 @@ describe('HTTP abuse limits across nodes (Redis)', () => {
     await redis.quit();
   });
 
-  it('counts failures on every node against one limit', async () => {
+  it('counts failures on every node against one limit: the 11th wrong password gets 429 with Retry-After, and so does the right one', async () => {
     await failTimes(a, user.email, 5);
     await failTimes(b, user.email, 5);
+    assertLimited(await signIn(a, user.email, 'the 11th wrong password'), 900);
     assertLimited(await signIn(a, user.email, user.password), 900);
     assertLimited(await signIn(b, user.email, user.password), 900);
   });

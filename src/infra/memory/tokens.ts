@@ -1,10 +1,13 @@
 import type { UserId } from '../../chat/model.ts';
-import type { DeviceSession, RevocationListener, RotateResult, TokenStore } from '../ports/tokens.ts';
+import { USED_REFRESH_HASHES_KEPT, type DeviceSession, type NextRefresh, type RevocationListener, type Rotation, type RotateResult, type TokenStore } from '../ports/tokens.ts';
 
 interface SessionRecord {
   session: DeviceSession;
   currentHash: string;
+  /** In the order they were rotated away (a Set iterates in insertion order), the newest last. */
   usedHashes: Set<string>;
+  /** The last rotation: the hash it rotated away and what it handed out. */
+  last?: { previousHash: string; rotation: Rotation };
 }
 
 /** Token state shared by the in-process nodes of one process. */
@@ -39,18 +42,24 @@ export class MemoryTokenStore implements TokenStore {
     return replaced;
   }
 
-  async rotate(sessionId: string, presentedHash: string, nextHash: string, expiresAt: number): Promise<RotateResult> {
+  async rotate(sessionId: string, presentedHash: string, next: NextRefresh, graceMs: number): Promise<RotateResult> {
     const record = this.live(sessionId);
     if (!record) return { outcome: 'unknown' };
+    const { last } = record;
+    if (last?.previousHash === presentedHash && next.rotation.at < last.rotation.at + graceMs) {
+      return { outcome: 'rotated', session: { ...record.session }, rotation: last.rotation };
+    }
     if (record.usedHashes.has(presentedHash)) {
       this.hub.revoke(sessionId);
       return { outcome: 'reused', session: record.session };
     }
     if (record.currentHash !== presentedHash) return { outcome: 'unknown' };
     record.usedHashes.add(presentedHash);
-    record.currentHash = nextHash;
-    record.session.expiresAt = expiresAt;
-    return { outcome: 'rotated', session: { ...record.session } };
+    if (record.usedHashes.size > USED_REFRESH_HASHES_KEPT) record.usedHashes.delete(record.usedHashes.values().next().value!);
+    record.currentHash = next.hash;
+    record.session.expiresAt = next.expiresAt;
+    record.last = { previousHash: presentedHash, rotation: next.rotation };
+    return { outcome: 'rotated', session: { ...record.session }, rotation: next.rotation };
   }
 
   async revoke(sessionId: string): Promise<DeviceSession | undefined> {

@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { UserId } from '../../chat/model.ts';
-import type { DeviceSession, RevocationListener, RotateResult, TokenStore } from '../ports/tokens.ts';
+import { USED_REFRESH_HASHES_KEPT, type DeviceSession, type NextRefresh, type RevocationListener, type RotateResult, type TokenStore } from '../ports/tokens.ts';
 import { LuaScript } from './scripts.ts';
 
 /*
  * Keys, with {p} the prefix; every one of them expires with the session it belongs to:
  *   {p}session:{id}                  HASH userId, deviceId, createdAt, expiresAt, current (refresh hash)
- *   {p}used-hashes:{id}              SET of refresh hashes already rotated away
+ *   {p}used-refresh:{id}             ZSET of refresh hashes already rotated away, scored by when; the newest USED_REFRESH_HASHES_KEPT
+ *   {p}last-rotation:{id}            HASH previous (the hash it rotated away), nonce, at; expires with the reuse grace
  *   {p}device-session:{user}:{device} the session id of the device
  *   {p}user-sessions:{user}          SET of session ids (may hold expired ones; sessionsOf prunes them)
  * Revocations are published on {p}revocations as the JSON of the DeviceSession.
@@ -32,7 +33,7 @@ local function revoke(id)
   local key = prefix .. 'session:' .. id
   local s = redis.call('HMGET', key, 'userId', 'deviceId', 'createdAt', 'expiresAt')
   if not s[1] then return nil end
-  redis.call('DEL', key, prefix .. 'used-hashes:' .. id)
+  redis.call('DEL', key, prefix .. 'used-refresh:' .. id, prefix .. 'last-rotation:' .. id)
   local deviceKey = prefix .. 'device-session:' .. s[1] .. ':' .. s[2]
   if redis.call('GET', deviceKey) == id then redis.call('DEL', deviceKey) end
   redis.call('SREM', prefix .. 'user-sessions:' .. s[1], id)
@@ -55,7 +56,7 @@ if previous then
   if s then replaced = {previous, s[1], s[2], s[3], s[4]} end
 end
 local key = prefix .. 'session:' .. id
-redis.call('DEL', key, prefix .. 'used-hashes:' .. id)
+redis.call('DEL', key, prefix .. 'used-refresh:' .. id, prefix .. 'last-rotation:' .. id)
 redis.call('HSET', key, 'userId', user, 'deviceId', device, 'createdAt', createdAt, 'expiresAt', expiresAt, 'current', hash)
 redis.call('PEXPIREAT', key, expiresAt)
 redis.call('SET', deviceKey, id)
@@ -66,25 +67,40 @@ outlive(userKey, expiresAt)
 return replaced
 `);
 
-/** ARGV: prefix, sessionId, presentedHash, nextHash, expiresAt. Returns {outcome, userId, deviceId, createdAt, expiresAt}. */
+/**
+ * ARGV: prefix, sessionId, presentedHash, nextHash, expiresAt, nonce, at, graceMs, usedKept.
+ * Returns {outcome, userId, deviceId, createdAt, expiresAt, nonce, at}.
+ */
 const ROTATE = new LuaScript(`${COMMON}
-local id, presented, nextHash, expiresAt = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local key, usedKey = prefix .. 'session:' .. id, prefix .. 'used-hashes:' .. id
-if redis.call('SISMEMBER', usedKey, presented) == 1 then
+local id, presented, nextHash, expiresAt, nonce, at, graceMs = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+local key, usedKey, lastKey = prefix .. 'session:' .. id, prefix .. 'used-refresh:' .. id, prefix .. 'last-rotation:' .. id
+local last = redis.call('HMGET', lastKey, 'previous', 'nonce', 'at')
+if last[1] == presented and tonumber(at) < tonumber(last[3]) + graceMs then
+  local s = redis.call('HMGET', key, 'userId', 'deviceId', 'createdAt', 'expiresAt')
+  if not s[1] then return {'unknown'} end
+  return {'rotated', s[1], s[2], s[3], s[4], last[2], last[3]}
+end
+if redis.call('ZSCORE', usedKey, presented) then
   local s = revoke(id)
   if s then return {'reused', s[1], s[2], s[3], s[4]} end
   return {'unknown'}
 end
 local s = redis.call('HMGET', key, 'userId', 'deviceId', 'createdAt', 'current')
 if not s[1] or s[4] ~= presented then return {'unknown'} end
-redis.call('SADD', usedKey, presented)
+redis.call('ZADD', usedKey, at, presented)
+redis.call('ZREMRANGEBYRANK', usedKey, 0, -(tonumber(ARGV[9]) + 1))
 redis.call('HSET', key, 'current', nextHash, 'expiresAt', expiresAt)
 redis.call('PEXPIREAT', key, expiresAt)
 redis.call('PEXPIREAT', usedKey, expiresAt)
+redis.call('DEL', lastKey)
+if graceMs > 0 then
+  redis.call('HSET', lastKey, 'previous', presented, 'nonce', nonce, 'at', at)
+  redis.call('PEXPIRE', lastKey, graceMs)
+end
 local deviceKey = prefix .. 'device-session:' .. s[1] .. ':' .. s[2]
 if redis.call('GET', deviceKey) == id then redis.call('PEXPIREAT', deviceKey, expiresAt) end
 outlive(prefix .. 'user-sessions:' .. s[1], expiresAt)
-return {'rotated', s[1], s[2], s[3], expiresAt}
+return {'rotated', s[1], s[2], s[3], expiresAt, nonce, at}
 `);
 
 /** ARGV: prefix, sessionId. Returns {userId, deviceId, createdAt, expiresAt} or nil. */
@@ -135,12 +151,14 @@ export class RedisTokenStore implements TokenStore {
     return replaced ? toSession(replaced[0], replaced.slice(1) as SessionFields) : undefined;
   }
 
-  async rotate(sessionId: string, presentedHash: string, nextHash: string, expiresAt: number): Promise<RotateResult> {
-    const [outcome, ...fields] = (await this.run(ROTATE, [sessionId, presentedHash, nextHash, expiresAt])) as [
-      'rotated' | 'reused' | 'unknown',
-      ...SessionFields,
-    ];
-    return outcome === 'unknown' ? { outcome } : { outcome, session: toSession(sessionId, fields) };
+  async rotate(sessionId: string, presentedHash: string, next: NextRefresh, graceMs: number): Promise<RotateResult> {
+    const { hash, expiresAt, rotation } = next;
+    const [outcome, userId, deviceId, createdAt, expires, nonce, at] = (await this.run(ROTATE, [
+      sessionId, presentedHash, hash, expiresAt, rotation.nonce, rotation.at, graceMs, USED_REFRESH_HASHES_KEPT,
+    ])) as ['rotated' | 'reused' | 'unknown', ...SessionFields, string, string];
+    if (outcome === 'unknown') return { outcome };
+    const session = toSession(sessionId, [userId, deviceId, createdAt, expires]);
+    return outcome === 'reused' ? { outcome, session } : { outcome, session, rotation: { nonce, at: Number(at) } };
   }
 
   async revoke(sessionId: string): Promise<DeviceSession | undefined> {

@@ -209,6 +209,19 @@ CREATE INDEX friends_by_friend ON friends (friend_id);
 CREATE INDEX device_tokens_by_token ON device_tokens (push_token);
 `,
   },
+  {
+    version: 5,
+    description: 'the last refresh rotation of each device session, for its reuse grace; used refresh hashes in rotation order',
+    sql: `
+-- The hash that rotation made used, its nonce and time (no secret): presented again within the
+-- grace, the same pair is handed out again. NULL before a session's first rotation.
+ALTER TABLE device_sessions ADD COLUMN previous_hash TEXT;
+ALTER TABLE device_sessions ADD COLUMN rotation_nonce TEXT;
+ALTER TABLE device_sessions ADD COLUMN rotated_at INTEGER;
+-- When each hash was rotated away: a session keeps only its newest ones (0 for those used before).
+ALTER TABLE used_refresh_hashes ADD COLUMN used_at INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = SQLITE_MIGRATIONS.at(-1)!.version;

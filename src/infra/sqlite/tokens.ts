@@ -1,8 +1,9 @@
 import type { UserId } from '../../chat/model.ts';
-import type { DeviceSession, RevocationListener, RotateResult, TokenStore } from '../ports/tokens.ts';
+import { USED_REFRESH_HASHES_KEPT, type DeviceSession, type NextRefresh, type RevocationListener, type RotateResult, type TokenStore } from '../ports/tokens.ts';
 import type { SqliteDatabase } from './database.ts';
 
 interface SessionRow { session_id: string; user_id: string; device_id: string; created_at: number; expires_at: number }
+interface RotationRow { refresh_hash: string; previous_hash: string | null; rotation_nonce: string | null; rotated_at: number | null }
 
 function toSession(row: SessionRow): DeviceSession {
   return { sessionId: row.session_id, userId: row.user_id, deviceId: row.device_id, createdAt: row.created_at, expiresAt: row.expires_at };
@@ -21,7 +22,7 @@ const listenersByDatabase = new WeakMap<SqliteDatabase, Set<RevocationListener>>
 function statements(db: SqliteDatabase) {
   const p = (sql: string) => db.prepare(sql);
   return {
-    live: p(`SELECT ${SESSION_COLUMNS}, refresh_hash FROM device_sessions WHERE session_id = ? AND expires_at > ?`),
+    live: p(`SELECT ${SESSION_COLUMNS}, refresh_hash, previous_hash, rotation_nonce, rotated_at FROM device_sessions WHERE session_id = ? AND expires_at > ?`),
     liveOfDevice: p(`SELECT ${SESSION_COLUMNS} FROM device_sessions WHERE user_id = ? AND device_id = ? AND expires_at > ?`),
     liveOfUser: p(`SELECT ${SESSION_COLUMNS} FROM device_sessions WHERE user_id = ? AND expires_at > ?`),
     isActive: p('SELECT 1 FROM device_sessions WHERE session_id = ? AND expires_at > ?').pluck(),
@@ -29,8 +30,11 @@ function statements(db: SqliteDatabase) {
     deleteOfDevice: p('DELETE FROM device_sessions WHERE user_id = ? AND device_id = ?'),
     insertSession: p(`INSERT INTO device_sessions (${SESSION_COLUMNS}, refresh_hash) VALUES (?, ?, ?, ?, ?, ?)`),
     wasUsed: p('SELECT 1 FROM used_refresh_hashes WHERE session_id = ? AND refresh_hash = ?').pluck(),
-    markUsed: p('INSERT OR IGNORE INTO used_refresh_hashes (session_id, refresh_hash) VALUES (?, ?)'),
-    advance: p('UPDATE device_sessions SET refresh_hash = ?, expires_at = ? WHERE session_id = ?'),
+    markUsed: p('INSERT OR IGNORE INTO used_refresh_hashes (session_id, refresh_hash, used_at) VALUES (?, ?, ?)'),
+    keepNewestUsed: p(`DELETE FROM used_refresh_hashes WHERE session_id = @sessionId AND refresh_hash NOT IN
+      (SELECT refresh_hash FROM used_refresh_hashes WHERE session_id = @sessionId ORDER BY used_at DESC LIMIT @kept)`),
+    advance: p(`UPDATE device_sessions SET refresh_hash = ?, expires_at = ?, previous_hash = ?, rotation_nonce = ?, rotated_at = ?
+      WHERE session_id = ?`),
     sweep: p('DELETE FROM device_sessions WHERE expires_at <= ?'),
   };
 }
@@ -48,7 +52,7 @@ export class SqliteTokenStore implements TokenStore {
   private readonly own = new Set<RevocationListener>();
   private readonly now: () => number;
   private readonly replaceSession: (session: DeviceSession, refreshHash: string) => DeviceSession | undefined;
-  private readonly rotateSession: (sessionId: string, presentedHash: string, nextHash: string, expiresAt: number) => RotateResult;
+  private readonly rotateSession: (sessionId: string, presentedHash: string, next: NextRefresh, graceMs: number) => RotateResult;
   private sweepAt = 0;
   private closed = false;
 
@@ -60,8 +64,8 @@ export class SqliteTokenStore implements TokenStore {
     this.listeners = listeners;
     // Each read-then-write in one transaction, so a crash cannot leave half of it.
     this.replaceSession = db.transaction((session: DeviceSession, refreshHash: string) => this.replaceRows(session, refreshHash));
-    this.rotateSession = db.transaction((sessionId: string, presentedHash: string, nextHash: string, expiresAt: number) =>
-      this.rotateRows(sessionId, presentedHash, nextHash, expiresAt));
+    this.rotateSession = db.transaction((sessionId: string, presentedHash: string, next: NextRefresh, graceMs: number) =>
+      this.rotateRows(sessionId, presentedHash, next, graceMs));
   }
 
   async createSession(session: DeviceSession, refreshHash: string): Promise<DeviceSession | undefined> {
@@ -70,8 +74,8 @@ export class SqliteTokenStore implements TokenStore {
     return replaced;
   }
 
-  async rotate(sessionId: string, presentedHash: string, nextHash: string, expiresAt: number): Promise<RotateResult> {
-    const result = this.rotateSession(sessionId, presentedHash, nextHash, expiresAt);
+  async rotate(sessionId: string, presentedHash: string, next: NextRefresh, graceMs: number): Promise<RotateResult> {
+    const result = this.rotateSession(sessionId, presentedHash, next, graceMs);
     if (result.outcome === 'reused') this.announce(result.session);
     return result;
   }
@@ -123,17 +127,22 @@ export class SqliteTokenStore implements TokenStore {
     return previous && toSession(previous);
   }
 
-  private rotateRows(sessionId: string, presentedHash: string, nextHash: string, expiresAt: number): RotateResult {
-    const row = this.q.live.get(sessionId, this.now()) as (SessionRow & { refresh_hash: string }) | undefined;
+  private rotateRows(sessionId: string, presentedHash: string, next: NextRefresh, graceMs: number): RotateResult {
+    const row = this.q.live.get(sessionId, this.now()) as (SessionRow & RotationRow) | undefined;
     if (!row) return { outcome: 'unknown' };
+    if (row.previous_hash === presentedHash && row.rotation_nonce !== null && row.rotated_at !== null && next.rotation.at < row.rotated_at + graceMs) {
+      return { outcome: 'rotated', session: toSession(row), rotation: { nonce: row.rotation_nonce, at: row.rotated_at } };
+    }
     if (this.q.wasUsed.get(sessionId, presentedHash) !== undefined) {
       this.q.deleteSession.run(sessionId);
       return { outcome: 'reused', session: toSession(row) };
     }
     if (row.refresh_hash !== presentedHash) return { outcome: 'unknown' };
-    this.q.markUsed.run(sessionId, presentedHash);
-    this.q.advance.run(nextHash, expiresAt, sessionId);
-    return { outcome: 'rotated', session: toSession({ ...row, expires_at: expiresAt }) };
+    const { nonce, at } = next.rotation;
+    this.q.markUsed.run(sessionId, presentedHash, at);
+    this.q.keepNewestUsed.run({ sessionId, kept: USED_REFRESH_HASHES_KEPT });
+    this.q.advance.run(next.hash, next.expiresAt, presentedHash, nonce, at, sessionId);
+    return { outcome: 'rotated', session: toSession({ ...row, expires_at: next.expiresAt }), rotation: next.rotation };
   }
 
   private sweep(now: number): void {
