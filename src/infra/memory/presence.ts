@@ -1,5 +1,5 @@
 import type { RoomId, UserId } from '../../chat/model.ts';
-import type { PresenceExit, PresenceStore } from '../ports/presence.ts';
+import type { PresenceExit, PresenceStore, PresenceSweep } from '../ports/presence.ts';
 
 const entryKey = (roomId: RoomId, userId: UserId, connectionId: string): string =>
   `${roomId}\t${userId}\t${connectionId}`;
@@ -104,19 +104,23 @@ export class MemoryPresenceStore implements PresenceStore {
     return !lapsed;
   }
 
-  async sweep(): Promise<PresenceExit[]> {
+  async sweep(limit: number): Promise<PresenceSweep> {
     const exits: PresenceExit[] = [];
     const now = this.now();
+    let budget = limit;
     for (const [nodeId, expiresAt] of this.hub.leases) {
       if (expiresAt > now) continue;
-      this.hub.leases.delete(nodeId);
-      for (const key of [...(this.hub.nodeEntries.get(nodeId) ?? [])]) {
+      if (budget === 0) return { exits, more: true };
+      const entries = this.hub.nodeEntries.get(nodeId) ?? new Set<string>();
+      for (const key of entries) {
+        if (budget-- === 0) return { exits, more: true };
         const [roomId, userId, connectionId] = key.split('\t') as [string, string, string];
         if (this.hub.remove(nodeId, roomId, userId, connectionId)) exits.push({ roomId, userId });
       }
+      this.hub.leases.delete(nodeId);
       this.hub.nodeEntries.delete(nodeId);
     }
-    return exits;
+    return { exits, more: false };
   }
 
   async close(): Promise<void> {
