@@ -209,6 +209,9 @@ export function feedConformance(driver: string, makeCluster: () => Promise<FeedC
       assert.deepEqual(recorder.messages(), ['once', 'next']);
       const replay = await feed.replay(room, 1);
       assert.equal(replay.entries.filter((e) => 'message' in e && e.message.contents === 'once').length, 1);
+      assert.deepEqual(replay.entries.find((e) => e.seq === again!.seq), { seq: again!.seq, void: true },
+        'the position the message could not take again is voided, not left open until its lease ends');
+      assert.equal(replay.through, replay.head, 'nothing holds the room');
     });
 
     it('keeps a bounded window: the floor rises and replay returns what is left', async () => {
