@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { SEND_LEASE_MS } from '../../src/chat/messages.ts';
 import kafkajs from 'kafkajs';
 import { OutageProxy, type Held } from '../support/outage-proxy.ts';
 import { ProcessCluster, fullHistory, type ProcessNode } from '../support/process-node.ts';
@@ -16,8 +17,8 @@ const DETOUR = pathToFileURL(join(import.meta.dirname, '..', 'support', 'connect
  * `kill -9` of a node between the de-duplication claim and the publish, then a retry on another
  * node. Node A reaches Kafka only through a proxy of this test; pausing it holds A's publish. The
  * claim exists, the message is not acked, not in history, not delivered (asserted in that window),
- * A dies, and the client resends the same clientMsgId through node B: one ack, one stored message,
- * one live delivery, one id. Also when A's publish did reach Kafka before the kill (only the
+ * A dies, and the client resends the same clientMsgId through node B: one ack (within one send
+ * lease: A's claim lapses once A stops renewing it), one stored message, one live delivery, one id. Also when A's publish did reach Kafka before the kill (only the
  * broker's answer was held): the message is stored once, under the same id.
  */
 describe('a node killed between the claim and the publish; the retry goes to another node', { timeout: 300_000 }, () => {
@@ -109,7 +110,9 @@ describe('a node killed between the claim and the publish; the retry goes to ano
 
     const resentAt = performance.now();
     const resend = await annOnB.call({ type: 'send', roomId, clientMsgId, messageType: 'TALK', contents }, 90_000);
-    t.diagnostic(`${name}: the resend on B was answered ${(performance.now() - resentAt).toFixed(0)} ms after it was sent`);
+    const answeredInMs = performance.now() - resentAt;
+    t.diagnostic(`${name}: the resend on B was answered ${answeredInMs.toFixed(0)} ms after it was sent (send lease ${SEND_LEASE_MS} ms)`);
+    assert.ok(answeredInMs < SEND_LEASE_MS + 5_000, `the dead node's claim held the retry ${answeredInMs.toFixed(0)} ms, over its ${SEND_LEASE_MS} ms lease`);
     return { claimedId: claim.id!, resend };
   }
 

@@ -119,6 +119,13 @@ export class MemoryFeed implements RoomFeed {
     });
   }
 
+  async renew(roomId: RoomId, seqs: number[], leaseMs: number): Promise<void> {
+    const order = this.hub.rooms.get(roomId);
+    if (!order) return;
+    const deadline = this.hub.now() + leaseMs;
+    for (const seq of seqs) if (order.pending.has(seq)) order.pending.set(seq, deadline);
+  }
+
   async commit(roomId: RoomId, entries: FeedEntry[]): Promise<void> {
     const order = this.hub.room(roomId);
     const fresh: FeedEntry[] = [];

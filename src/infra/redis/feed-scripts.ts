@@ -82,6 +82,15 @@ touch(ttl, head, pend)
 return out
 `);
 
+/** KEYS pend. ARGV leaseMs, then seqs. Moves the lease deadline of each position still reserved. */
+export const RENEW = new LuaScript(`${COMMON}
+local deadline = nowMs() + tonumber(ARGV[1])
+for i = 2, #ARGV do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then redis.call('HSET', KEYS[1], ARGV[i], deadline) end
+end
+return 0
+`);
+
 /**
  * KEYS head, log, ids, pend, channel. ARGV window, ttlMs, then per entry: seq, messageId ('' for a void), entry JSON.
  * Stores each entry that is new (a message not committed before, a void of a position still open;

@@ -77,6 +77,13 @@ export class SqliteDedup implements SendDeduplicator {
     return { outcome: 'won' };
   }
 
+  async renew(key: string, messageId: MessageId, leaseMs: number): Promise<void> {
+    const now = this.now();
+    const existing = this.current(key, now);
+    if (existing?.message_id !== messageId || existing.message === null || (existing.lease_until ?? 0) <= now) return;
+    await this.write(key, { ...existing, lease_until: now + leaseMs, expires_at: Math.max(existing.expires_at, now + leaseMs) });
+  }
+
   async commit(key: string, messageId: MessageId, ttlMs: number): Promise<void> {
     const now = this.now();
     const existing = this.current(key, now);
