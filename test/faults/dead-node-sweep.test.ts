@@ -63,14 +63,6 @@ describe('the sweep of a dead node with 50,000 presence entries', { timeout: 120
   });
 
   it('keeps both live nodes\' leases alive throughout, removes every entry, publishes each exit once', async (t) => {
-    const a = await liveNode('live-a');
-    const b = await liveNode('live-b');
-    // Users 0 and 1 are in their rooms through a live node too: they stay, without an exit.
-    await a.presence.enter(room(0), user(0), 'on-a');
-    await b.presence.enter(room(1), user(1), 'on-b');
-    await a.presence.enter(room(2), 'only-on-a', 'a-own');
-    await b.presence.enter(room(3), 'only-on-b', 'b-own');
-
     // The dead node, while it lived: 50,000 entries through the driver (its lease outlasts the seeding).
     const dead = new RedisPresenceStore(await connect(), { nodeId: 'dead', leaseMs: 600_000, prefix });
     for (let from = 0; from < ENTRIES; from += 5_000) {
@@ -78,6 +70,16 @@ describe('the sweep of a dead node with 50,000 presence entries', { timeout: 120
     }
     const deadEntries = `${prefix}node-entries:dead`;
     assert.equal(await monitor.scard(deadEntries), ENTRIES);
+
+    const a = await liveNode('live-a');
+    const b = await liveNode('live-b');
+    a.keeper.start();
+    b.keeper.start();
+    // Users 0 and 1 are in their rooms through a live node too: they stay, without an exit.
+    await a.presence.enter(room(0), user(0), 'on-a');
+    await b.presence.enter(room(1), user(1), 'on-b');
+    await a.presence.enter(room(2), 'only-on-a', 'a-own');
+    await b.presence.enter(room(3), 'only-on-b', 'b-own');
 
     // The rooms' exits as any node subscribed to them receives them.
     const observer = new RedisFeed(await connect(), await connect(), { prefix });
@@ -88,8 +90,6 @@ describe('the sweep of a dead node with 50,000 presence entries', { timeout: 120
     };
     for (let r = 0; r < ROOMS; r++) await observer.subscribe({ room: room(r) }, { entries: () => undefined, signal: onSignal, interrupted: () => undefined });
 
-    a.keeper.start();
-    b.keeper.start();
     await sleep(LEASE_MS);
 
     // Samples of both live leases' remaining time and the dead node's remaining entries, back to back.
