@@ -27,7 +27,6 @@ const detoured = ((...args: unknown[]) => {
   }
   return (connect as (...a: unknown[]) => net.Socket)(...args);
 }) as typeof net.connect;
-net.connect = detoured;
-net.createConnection = detoured;
+Object.assign(net, { connect: detoured, createConnection: detoured });
 // `import { connect } from 'node:net'` elsewhere sees the detour too.
 syncBuiltinESMExports();
