@@ -112,7 +112,8 @@ describe('a node killed between the claim and the publish; the retry goes to ano
     const resend = await annOnB.call({ type: 'send', roomId, clientMsgId, messageType: 'TALK', contents }, 90_000);
     const answeredInMs = performance.now() - resentAt;
     t.diagnostic(`${name}: the resend on B was answered ${answeredInMs.toFixed(0)} ms after it was sent (send lease ${SEND_LEASE_MS} ms)`);
-    assert.ok(answeredInMs < SEND_LEASE_MS + 5_000, `the dead node's claim held the retry ${answeredInMs.toFixed(0)} ms, over its ${SEND_LEASE_MS} ms lease`);
+    // One send lease (the dead node's claim lapses) and a publish; before leases were renewed it took 34 s.
+    assert.ok(answeredInMs < 15_000, `the dead node's claim held the retry ${answeredInMs.toFixed(0)} ms`);
     return { claimedId: claim.id!, resend };
   }
 
