@@ -5,15 +5,19 @@ import type { ChatStore } from '../infra/ports/store.ts';
 import { badRequest, ChatError } from './errors.ts';
 import type { ChatMessage, DeviceId, EventOrigin, MessageId, MessageType, RoomId, UserId } from './model.ts';
 import { withDeletedSenders } from './purge.ts';
+import { SendLease } from './send-lease.ts';
 import { SnowflakeGenerator, snowflakeTime } from './snowflake.ts';
 
 /** How long a device's client message id is remembered for de-duplication. */
 const DEDUP_TTL_MS = 24 * 3_600_000;
 /**
- * How long one attempt may take to make a message durable (Kafka's publish window is 30 s) before
- * its room position is voided and a resend may take the message over.
+ * How long one attempt holds its room position and its claim without renewing them (it renews both
+ * while it works, see SendLease): after its node dies, a resend takes the message over, and the
+ * room's later messages are delivered, within this.
  */
-export const SEND_LEASE_MS = 35_000;
+export const SEND_LEASE_MS = 10_000;
+/** The longest a durable step takes before it fails (the Kafka bus's publish window). */
+const DURABLE_STEP_MAX_MS = 30_000;
 
 export interface Sender {
   userId: UserId;
@@ -98,13 +102,26 @@ export class MessageService {
   }
 
   private async publish(sender: Sender, draft: Draft, origin?: EventOrigin): Promise<Posted> {
-    const { feed, dedup } = this.ports;
     const { roomId } = draft;
     // The checks that need I/O start now and are awaited once the position is reserved: reservations
     // leave in call order, which is what keeps one sender's messages in the order sent.
     const preparing = this.prepare(sender, draft);
     preparing.catch(() => undefined);
-    let reservation = await this.reserve(roomId, this.ids.next(), false);
+    const reservation = await this.reserve(roomId, this.ids.next(), false);
+    const lease = new SendLease(roomId, this.ports, this.leaseMs);
+    lease.seq = reservation.seq;
+    try {
+      return await this.claimAndPublish(lease, reservation, preparing, sender, draft, origin);
+    } finally {
+      lease.stop();
+    }
+  }
+
+  private async claimAndPublish(
+    lease: SendLease, reservation: Reservation, preparing: Promise<Sender>, sender: Sender, draft: Draft, origin?: EventOrigin,
+  ): Promise<Posted> {
+    const { feed, dedup } = this.ports;
+    const { roomId } = draft;
     try {
       sender = await preparing;
     } catch (error) {
@@ -123,6 +140,7 @@ export class MessageService {
         throw error;
       }
       if (claim.outcome !== 'won') {
+        lease.seq = undefined;
         await this.voidPosition(roomId, reservation);
         if (claim.outcome === 'pending') claim = await this.awaitClaim(dedupKey, message);
         if (claim.outcome === 'committed') {
@@ -132,8 +150,10 @@ export class MessageService {
           // An earlier attempt did not finish: this one publishes its message, under its id.
           message = claim.message;
           reservation = await this.reserve(roomId, message.messageId, true);
+          lease.seq = reservation.seq;
         }
       }
+      lease.claim = { key: dedupKey, messageId: message.messageId };
     }
     try {
       await this.makeDurable(message, reservation.seq, origin);
@@ -170,9 +190,9 @@ export class MessageService {
     await this.ports.feed.commit(roomId, [{ seq: reservation.seq, void: true }]).catch(() => undefined);
   }
 
-  /** Another attempt holds the claim: wait for it to commit, or for its lease to run out. */
+  /** Another attempt holds the claim: wait for it to commit, or to fail, or for its lease to run out (its node died). */
   private async awaitClaim(key: string, message: ChatMessage): Promise<ClaimResult> {
-    const deadline = Date.now() + this.leaseMs + 1_000;
+    const deadline = Date.now() + DURABLE_STEP_MAX_MS + this.leaseMs + 1_000;
     for (let delay = 20; Date.now() < deadline; delay = Math.min(delay * 2, 250)) {
       await sleep(delay);
       const claim = await this.ports.dedup.claim(key, message, { ttlMs: DEDUP_TTL_MS, leaseMs: this.leaseMs });

@@ -82,6 +82,47 @@ export function dedupConformance(driver: string, makeCluster: () => Promise<Dedu
       assert.equal((await a.claim('k', message(), LONG)).outcome, 'pending', 'the resumer now holds it');
     });
 
+    it('keeps a claim pending while its claimer renews it, and hands it over once the renewals stop', async () => {
+      const c = await start();
+      const a = await c.node();
+      const b = await c.node();
+      const first = message();
+      await a.claim('k', first, { ttlMs: 60_000, leaseMs: 1_000 });
+      for (let i = 0; i < 5; i++) {
+        await sleep(300);
+        await a.renew('k', first.messageId, 1_000);
+      }
+      assert.deepEqual(await b.claim('k', message(), LONG), { outcome: 'pending', messageId: first.messageId },
+        '1.5 s into a 1 s lease: it was renewed');
+      await sleep(1_300);
+      assert.deepEqual(await b.claim('k', message(), LONG), { outcome: 'resume', message: first }, 'no renewal for a lease: its node died');
+    });
+
+    it('renews no claim that is committed, abandoned, lapsed, or held by another id', async () => {
+      const a = await (await start()).node();
+      const done = message();
+      await a.claim('done', done, LONG);
+      await a.commit('done', done.messageId, LONG.ttlMs);
+      await a.renew('done', done.messageId, 60_000);
+      assert.deepEqual(await a.claim('done', message(), LONG), { outcome: 'committed', messageId: done.messageId });
+      const gaveUp = message();
+      await a.claim('gave-up', gaveUp, LONG);
+      await a.abandon('gave-up', gaveUp.messageId);
+      await a.renew('gave-up', gaveUp.messageId, 60_000);
+      assert.equal((await a.claim('gave-up', message(), LONG)).outcome, 'resume', 'an abandoned claim stays abandoned');
+      const lapsed = message();
+      const other = message();
+      await a.claim('lapsed', lapsed, { ttlMs: 60_000, leaseMs: 100 });
+      await a.claim('other', other, { ttlMs: 60_000, leaseMs: 100 });
+      await sleep(200);
+      await a.renew('lapsed', lapsed.messageId, 60_000);
+      await a.renew('other', '999', 60_000);
+      assert.equal((await a.claim('lapsed', message(), LONG)).outcome, 'resume', 'a lapsed lease is not revived: someone may have taken over');
+      assert.equal((await a.claim('other', message(), LONG)).outcome, 'resume', 'only the holder renews');
+      await a.renew('never-claimed', '1', 60_000);
+      assert.deepEqual(await a.claim('never-claimed', message(), LONG), { outcome: 'won' }, 'a renewal makes no claim');
+    });
+
     it('keeps a resumed claim at least as long as the resumer\'s lease', async () => {
       const a = await (await start()).node();
       const first = message();

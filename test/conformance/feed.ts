@@ -192,6 +192,27 @@ export function feedConformance(driver: string, makeCluster: () => Promise<FeedC
       assert.ok('message' in (await feed.replay(room, 1)).entries[0]!, 'a void never replaces a message');
     });
 
+    it('keeps a renewed reservation open past its first lease, and voids it once the renewals stop', async () => {
+      const c = await start();
+      const [a, b] = [await c.node(), await c.node()];
+      const room = randomUUID();
+      const ids = new SnowflakeGenerator(11);
+      const [held] = await a.reserve(room, [{ messageId: ids.next() }], { leaseMs: 1_000, raisedAt: (ms) => ids.raisedAt(ms) });
+      await post(a, room, ids, 'after');
+      for (let i = 0; i < 5; i++) {
+        await sleep(300);
+        await a.renew(room, [held!.seq], 1_000);
+      }
+      assert.equal((await b.replay(room, 1)).through, 0, 'open 1.5 s into a 1 s lease: it was renewed');
+      await sleep(1_300);
+      const replay = await b.replay(room, 1);
+      assert.equal(replay.through, 2, 'no renewal for a lease: voided (its node died)');
+      assert.deepEqual(replay.entries[0], { seq: held!.seq, void: true });
+      await a.renew(room, [held!.seq, 2], 60_000);
+      await a.renew(randomUUID(), [1], 60_000);
+      assert.deepEqual((await b.replay(room, 1)).entries.map((e) => 'void' in e), [true, false], 'a renewal changes no final position');
+    });
+
     it('commits a message once even when it is committed again under another position', async () => {
       const c = await start();
       const feed = await c.node();
@@ -209,6 +230,9 @@ export function feedConformance(driver: string, makeCluster: () => Promise<FeedC
       assert.deepEqual(recorder.messages(), ['once', 'next']);
       const replay = await feed.replay(room, 1);
       assert.equal(replay.entries.filter((e) => 'message' in e && e.message.contents === 'once').length, 1);
+      assert.deepEqual(replay.entries.find((e) => e.seq === again!.seq), { seq: again!.seq, void: true },
+        'the position the message could not take again is voided, not left open until its lease ends');
+      assert.equal(replay.through, replay.head, 'nothing holds the room');
     });
 
     it('keeps a bounded window: the floor rises and replay returns what is left', async () => {

@@ -94,12 +94,13 @@ export function presenceConformance(driver: string, makeCluster: () => Promise<P
       await dead.enter('r1', 'u3', 'c3');
       await live.enter('r1', 'u2', 'c9');
       await live.enter('r1', 'u3', 'c8');
-      assert.deepEqual(await live.sweep(), [], 'nothing expired yet');
+      assert.deepEqual(await live.sweep(100), { exits: [], more: false }, 'nothing expired yet');
       for (let i = 0; i < 4; i++) {
         await sleep(120);
         assert.equal(await live.heartbeat(), true, 'the live node keeps its lease');
       }
-      const exits = await live.sweep();
+      const { exits, more } = await live.sweep(100);
+      assert.equal(more, false);
       assert.deepEqual(
         exits.map((e) => `${e.roomId}/${e.userId}`).sort(),
         ['r1/u1', 'r2/u1'],
@@ -107,7 +108,35 @@ export function presenceConformance(driver: string, makeCluster: () => Promise<P
       );
       assert.deepEqual(sorted(await live.present('r1')), ['u2', 'u3']);
       assert.deepEqual(await live.present('r2'), []);
-      assert.deepEqual(await live.sweep(), [], 'a second sweep finds nothing');
+      assert.deepEqual(await live.sweep(100), { exits: [], more: false }, 'a second sweep finds nothing');
+    });
+
+    it('sweeps a large dead node in chunks of at most the limit, each exit once across concurrent sweepers', async () => {
+      const c = await start();
+      const dead = await c.node('dead', 200);
+      const a = await c.node('a', 60_000);
+      const b = await c.node('b', 60_000);
+      for (let i = 0; i < 25; i++) await dead.enter(`r${i % 3}`, `u${i}`, `c${i}`);
+      await a.enter('r0', 'u0', 'elsewhere');
+      await a.heartbeat();
+      await b.heartbeat();
+      await sleep(300);
+      const first = await a.sweep(10);
+      assert.ok(first.exits.length <= 10, 'no more exits than the limit');
+      assert.equal(first.more, true, 'fifteen entries are left');
+      const exits = [...first.exits];
+      for (;;) {
+        const [x, y] = await Promise.all([a.sweep(4), b.sweep(4)]);
+        assert.ok(x.exits.length <= 4 && y.exits.length <= 4, 'no chunk over its limit');
+        exits.push(...x.exits, ...y.exits);
+        if (!x.more && !y.more) break;
+      }
+      const seen = exits.map((e) => `${e.roomId}/${e.userId}`);
+      assert.equal(new Set(seen).size, seen.length, 'no exit twice');
+      assert.deepEqual(seen.sort(), Array.from({ length: 24 }, (_, i) => `r${(i + 1) % 3}/u${i + 1}`).sort(),
+        'everyone left but u0, who is still connected through node a');
+      assert.deepEqual(await a.present('r0'), ['u0']);
+      assert.deepEqual(await a.sweep(10), { exits: [], more: false }, 'nothing left');
     });
 
     it('tells a node that lost its lease to enter its connections again', async () => {
@@ -118,7 +147,7 @@ export function presenceConformance(driver: string, makeCluster: () => Promise<P
       assert.equal(await slow.heartbeat(), true);
       await sleep(300);
       await other.heartbeat();
-      await other.sweep();
+      await other.sweep(100);
       assert.deepEqual(await other.present('r1'), []);
       assert.equal(await slow.heartbeat(), false, 'the lease had run out');
       assert.equal(await slow.enter('r1', 'u1', 'c1'), true);
@@ -132,7 +161,7 @@ export function presenceConformance(driver: string, makeCluster: () => Promise<P
       await slow.enter('r1', 'u1', 'c1');
       await sleep(300);
       await other.heartbeat();
-      await other.sweep();
+      await other.sweep(100);
       await slow.enter('r2', 'u2', 'c2');
       assert.equal(await slow.heartbeat(), false, 'u1 was swept and must be entered again');
       assert.equal(await slow.heartbeat(), true);

@@ -18,6 +18,13 @@ export interface Exit {
   afterSignalMs: number | undefined;
 }
 
+export interface StartOptions {
+  name?: string;
+  startTimeoutMs?: number;
+  /** Absolute paths of modules to load before the server (`--import`). */
+  imports?: string[];
+}
+
 /** Every process started here and not yet exited: killed if the test process goes away first. */
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -73,11 +80,15 @@ export class ProcessNode extends ApiClient {
     });
   }
 
-  /** Starts a server process with exactly `env` (plus PATH and the like) and waits until it listens. */
-  static async start(env: Record<string, string>, options: { name?: string; startTimeoutMs?: number } = {}): Promise<ProcessNode> {
+  /**
+   * Starts a server process with exactly `env` (plus PATH and the like) and waits until it listens.
+   * `imports` are modules the process loads before the server (test preloads, e.g. connect-detour.ts).
+   */
+  static async start(env: Record<string, string>, options: StartOptions = {}): Promise<ProcessNode> {
     const name = options.name ?? 'node';
     const inherited = Object.fromEntries(INHERITED.flatMap((key) => (process.env[key] === undefined ? [] : [[key, process.env[key]!]])));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const preloads = (options.imports ?? []).flatMap((module) => ['--import', module]);
+    const child = spawn(process.execPath, ['--import', 'tsx', ...preloads, 'src/main.ts'], {
       cwd: root,
       env: { ...inherited, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -184,8 +195,8 @@ export class ProcessCluster {
   }
 
   /** Starts one more node of this cluster; `env` adds to (or overrides) the cluster's. */
-  async start(name: string, env: Record<string, string> = {}): Promise<ProcessNode> {
-    const node = await ProcessNode.start({ ...this.env, ...env }, { name });
+  async start(name: string, env: Record<string, string> = {}, options: Omit<StartOptions, 'name'> = {}): Promise<ProcessNode> {
+    const node = await ProcessNode.start({ ...this.env, ...env }, { ...options, name });
     this.nodes.push(node);
     return node;
   }

@@ -62,6 +62,17 @@ export class MemoryDedup implements SendDeduplicator {
     return { outcome: 'won' };
   }
 
+  async renew(key: string, messageId: MessageId, leaseMs: number): Promise<void> {
+    const claim = this.hub.claims.get(key);
+    const now = this.now();
+    if (claim?.messageId !== messageId || !claim.message || claim.leaseUntil <= now) return;
+    claim.leaseUntil = now + leaseMs;
+    if (claim.leaseUntil > claim.expiresAt) {
+      claim.expiresAt = claim.leaseUntil;
+      this.hub.put(key, claim, now);
+    }
+  }
+
   async commit(key: string, messageId: MessageId, ttlMs: number): Promise<void> {
     const claim = this.hub.claims.get(key);
     if (claim?.messageId !== messageId) return;

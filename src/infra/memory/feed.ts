@@ -137,13 +137,25 @@ export class MemoryFeed implements RoomFeed {
     });
   }
 
+  async renew(roomId: RoomId, seqs: number[], leaseMs: number): Promise<void> {
+    const order = this.hub.rooms.get(roomId);
+    if (!order) return;
+    const deadline = this.hub.now() + leaseMs;
+    for (const seq of seqs) if (order.pending.has(seq)) order.pending.set(seq, deadline);
+  }
+
   async commit(roomId: RoomId, entries: FeedEntry[]): Promise<void> {
     const order = this.hub.room(roomId);
     const fresh: FeedEntry[] = [];
-    for (const entry of entries) {
+    for (const given of entries) {
+      let entry = given;
       const known = order.window.get(entry.seq);
-      if ('message' in entry) {
-        if (order.ids.has(entry.message.messageId)) continue;
+      if ('message' in entry && order.ids.has(entry.message.messageId)) {
+        // The message holds another position already (a resumed send whose first attempt got there
+        // too): this one never will, so it is voided now rather than holding the room until its lease ends.
+        if (!order.pending.has(entry.seq)) continue;
+        entry = { seq: entry.seq, void: true };
+      } else if ('message' in entry) {
         // A late commit of a position already voided (its reserver was presumed dead) still delivers.
         if (known && 'message' in known) continue;
         order.ids.add(entry.message.messageId);

@@ -1,5 +1,5 @@
 import type { RoomId, UserId } from '../../chat/model.ts';
-import type { PresenceExit, PresenceStore } from '../ports/presence.ts';
+import type { PresenceExit, PresenceStore, PresenceSweep } from '../ports/presence.ts';
 
 const connectionKey = (nodeId: string, connectionId: string): string => `${nodeId}\t${connectionId}`;
 
@@ -48,19 +48,25 @@ export class MemoryPresenceHub {
    * Removes every entry of `nodeId` (a dead node, or one closing); returns the users who left a room
    * by it. A scan of all entries, which is rare (a lapsed lease, a shutdown) next to enter and exit.
    */
-  removeNode(nodeId: string): PresenceExit[] {
+  removeNode(nodeId: string, limit = Infinity): PresenceSweep {
     const prefix = `${nodeId}\t`;
     const found: Array<[RoomId, UserId, string]> = [];
-    for (const [roomId, users] of this.rooms) {
+    let more = false;
+    scan: for (const [roomId, users] of this.rooms) {
       for (const [userId, held] of users) {
         for (const key of typeof held === 'string' ? [held] : held) {
-          if (key.startsWith(prefix)) found.push([roomId, userId, key.slice(prefix.length)]);
+          if (!key.startsWith(prefix)) continue;
+          if (found.length === limit) {
+            more = true;
+            break scan;
+          }
+          found.push([roomId, userId, key.slice(prefix.length)]);
         }
       }
     }
     const exits: PresenceExit[] = [];
     for (const [roomId, userId, connectionId] of found) if (this.remove(nodeId, roomId, userId, connectionId)) exits.push({ roomId, userId });
-    return exits;
+    return { exits, more };
   }
 }
 
@@ -134,15 +140,20 @@ export class MemoryPresenceStore implements PresenceStore {
     return !lapsed;
   }
 
-  async sweep(): Promise<PresenceExit[]> {
+  async sweep(limit: number): Promise<PresenceSweep> {
     const exits: PresenceExit[] = [];
     const now = this.now();
+    let budget = limit;
     for (const [nodeId, expiresAt] of this.hub.leases) {
       if (expiresAt > now) continue;
+      if (budget === 0) return { exits, more: true };
+      const swept = this.hub.removeNode(nodeId, budget);
+      exits.push(...swept.exits);
+      if (swept.more) return { exits, more: true };
+      budget -= swept.exits.length;
       this.hub.leases.delete(nodeId);
-      exits.push(...this.hub.removeNode(nodeId));
     }
-    return exits;
+    return { exits, more: false };
   }
 
   async close(): Promise<void> {

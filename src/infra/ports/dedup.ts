@@ -18,7 +18,7 @@ export type ClaimResult =
 export interface ClaimOptions {
   /** How long a committed claim is remembered. */
   ttlMs: number;
-  /** How long the claimer may take to make the message durable before another attempt may take over. */
+  /** How long the claimer may go without renewing before another attempt may take over. */
   leaseMs: number;
 }
 
@@ -30,6 +30,11 @@ export interface ClaimOptions {
  */
 export interface SendDeduplicator {
   claim(key: string, message: ChatMessage, options: ClaimOptions): Promise<ClaimResult>;
+  /**
+   * The claimer (or resumer) is still publishing: its lease runs `leaseMs` from now. Does nothing to
+   * a claim that is committed, abandoned, whose lease ran out, or that another id holds.
+   */
+  renew(key: string, messageId: MessageId, leaseMs: number): Promise<void>;
   /** The message is durable: resends get its id from now on. A commit of a claim held by another id does nothing. */
   commit(key: string, messageId: MessageId, ttlMs: number): Promise<void>;
   /**

@@ -56,7 +56,7 @@ export interface ReserveCandidate {
 }
 
 export interface ReserveOptions {
-  /** How long the reserver may take to commit; afterwards anyone may void the position. */
+  /** How long the reserver may go without committing or renewing; afterwards anyone may void the position. */
   leaseMs: number;
   /**
    * Makes a unique id of the reserving node in the given millisecond (since the snowflake epoch), for
@@ -83,6 +83,8 @@ export interface RoomFeed {
    * they are (a resumed message keeps its id even when newer ones exist).
    */
   reserve(roomId: RoomId, candidates: ReserveCandidate[], options: ReserveOptions): Promise<Reservation[]>;
+  /** The reserver is still at work on these positions: their leases run `leaseMs` from now (final ones stay as they are). */
+  renew(roomId: RoomId, seqs: number[], leaseMs: number): Promise<void>;
   /** Makes reserved positions final (messages or voids), then delivers them to every subscribed node. */
   commit(roomId: RoomId, entries: FeedEntry[]): Promise<void>;
   /** Delivers an unsequenced event to every node subscribed to its topic. At most once. */

@@ -6,6 +6,13 @@ export interface PresenceExit {
   userId: UserId;
 }
 
+/** One chunk of a sweep of dead nodes' entries. */
+export interface PresenceSweep {
+  exits: PresenceExit[];
+  /** Entries of dead nodes may remain: sweep again. */
+  more: boolean;
+}
+
 /**
  * Who is in which room right now, across the whole cluster.
  *
@@ -38,8 +45,12 @@ export interface PresenceStore {
    * already run out, so this node's entries may have been swept and should be entered again.
    */
   heartbeat(): Promise<boolean>;
-  /** Removes the entries of nodes whose lease ran out; resolves the users who thereby left a room. */
-  sweep(): Promise<PresenceExit[]>;
+  /**
+   * Removes up to `limit` entries of nodes whose lease ran out (a dead node may hold tens of
+   * thousands: call again while `more`); resolves the users who thereby left a room. Concurrent
+   * sweeps, on any nodes, report each exit once.
+   */
+  sweep(limit: number): Promise<PresenceSweep>;
   /** Removes every entry this node made (graceful shutdown) and stops its lease. */
   close(): Promise<void>;
 }

@@ -33,6 +33,16 @@ redis.call('PEXPIRE', KEYS[1], math.max(ttlMs, leaseMs))
 return {'won'}
 `);
 
+/** ARGV: messageId, leaseMs. Extends a live lease of an uncommitted claim held by that id. */
+const RENEW = new LuaScript(`${NOW}
+local claim = redis.call('HMGET', KEYS[1], 'id', 'msg', 'lease')
+if claim[1] ~= ARGV[1] or not claim[2] or tonumber(claim[3]) <= now then return 0 end
+local leaseMs = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'lease', tostring(now + leaseMs))
+if redis.call('PTTL', KEYS[1]) < leaseMs then redis.call('PEXPIRE', KEYS[1], leaseMs) end
+return 1
+`);
+
 /** ARGV: messageId, ttlMs. Only the id that holds the claim commits it. */
 const COMMIT = new LuaScript(`
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return 0 end
@@ -82,6 +92,10 @@ export class RedisDedup implements SendDeduplicator {
       default:
         return { outcome: reply[0], messageId: reply[1] };
     }
+  }
+
+  async renew(key: string, messageId: MessageId, leaseMs: number): Promise<void> {
+    await RENEW.run(this.redis, [this.claimKey(key)], [messageId, millis(leaseMs)]);
   }
 
   async commit(key: string, messageId: MessageId, ttlMs: number): Promise<void> {

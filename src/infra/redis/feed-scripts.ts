@@ -82,10 +82,19 @@ touch(ttl, head, pend)
 return out
 `);
 
+/** KEYS pend. ARGV leaseMs, then seqs. Moves the lease deadline of each position still reserved. */
+export const RENEW = new LuaScript(`${COMMON}
+local deadline = nowMs() + tonumber(ARGV[1])
+for i = 2, #ARGV do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then redis.call('HSET', KEYS[1], ARGV[i], deadline) end
+end
+return 0
+`);
+
 /**
  * KEYS head, log, ids, pend, channel. ARGV window, ttlMs, then per entry: seq, messageId ('' for a void), entry JSON.
- * Stores each entry that is new (a message not committed before, a void of a position still open),
- * moves through, trims the window and publishes the new entries. Returns through.
+ * Stores each entry that is new (a message not committed before, a void of a position still open;
+ * a message committed before at another position voids this one if it is still open), moves through, trims the window and publishes the new entries. Returns through.
  */
 export const COMMIT = new LuaScript(`${COMMON}
 local head, log, ids, pend, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -97,11 +106,17 @@ for i = 3, #ARGV, 3 do
   local held = redis.call('ZRANGEBYSCORE', log, seq, seq)
   local take
   if id ~= '' then
-    take = redis.call('ZSCORE', ids, id) == false and (held[1] == nil or held[1] == voidEntry(seq))
+    local committed = redis.call('ZSCORE', ids, id) ~= false
+    take = not committed and (held[1] == nil or held[1] == voidEntry(seq))
     if take then
       -- A late commit of a position voided meanwhile replaces the void.
       if held[1] ~= nil then redis.call('ZREM', log, held[1]) end
       redis.call('ZADD', ids, seq, id)
+    elseif committed and redis.call('HEXISTS', pend, seq) == 1 then
+      -- The message holds another position already (a resumed send whose first attempt got there
+      -- too): this one never will, so it is voided now rather than holding the room until its lease ends.
+      entry = voidEntry(seq)
+      take = true
     end
   else
     take = held[1] == nil

@@ -5,7 +5,7 @@ import { idParts } from '../../chat/snowflake.ts';
 import type {
   FeedEntry, FeedHandler, FeedSubscription, FeedTopic, Replay, Reservation, ReserveCandidate, ReserveOptions, RoomFeed,
 } from '../ports/feed.ts';
-import { COMMIT, REPLAY, RESERVE } from './feed-scripts.ts';
+import { COMMIT, RENEW, REPLAY, RESERVE } from './feed-scripts.ts';
 
 export interface RedisFeedOptions {
   prefix?: string;
@@ -61,6 +61,10 @@ export class RedisFeed implements RoomFeed {
       const raisedMs = Number(reply[2 + i * 2]);
       return { seq, messageId: raisedMs < 0 ? candidate.messageId : options.raisedAt(raisedMs) };
     });
+  }
+
+  async renew(roomId: RoomId, seqs: number[], leaseMs: number): Promise<void> {
+    await RENEW.run(this.redis, [this.key(roomId, 'pend')], [leaseMs, ...seqs]);
   }
 
   async commit(roomId: RoomId, entries: FeedEntry[]): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RoomId, UserId } from '../../chat/model.ts';
-import type { PresenceExit, PresenceStore } from '../ports/presence.ts';
+import type { PresenceExit, PresenceStore, PresenceSweep } from '../ports/presence.ts';
 import { LuaScript } from './scripts.ts';
 
 /*
@@ -16,23 +16,16 @@ import { LuaScript } from './scripts.ts';
  * they were not given: fine on one Redis (or a replica set), not on Redis Cluster.
  */
 
-/** Removes every entry of a node; returns room, user pairs (flattened) of users who thereby left. */
-const DROP_NODE = `
-local function dropNode(prefix, node)
-  local exits = {}
-  local entriesKey = prefix .. 'node-entries:' .. node
-  for _, entry in ipairs(redis.call('SMEMBERS', entriesKey)) do
-    local room, user, conn = string.match(entry, '^(.-)\\t(.-)\\t(.*)$')
-    local connsKey = prefix .. 'conns:' .. room .. ':' .. user
-    if redis.call('SREM', connsKey, node .. '|' .. conn) == 1 and redis.call('EXISTS', connsKey) == 0 then
-      redis.call('SREM', prefix .. 'presence:' .. room, user)
-      table.insert(exits, room)
-      table.insert(exits, user)
-    end
+/** Removes one entry of a node; appends room, user to `exits` if the user thereby left the room. */
+const DROP_ENTRY = `
+local function dropEntry(prefix, node, entry, exits)
+  local room, user, conn = string.match(entry, '^(.-)\\t(.-)\\t(.*)$')
+  local connsKey = prefix .. 'conns:' .. room .. ':' .. user
+  if redis.call('SREM', connsKey, node .. '|' .. conn) == 1 and redis.call('EXISTS', connsKey) == 0 then
+    redis.call('SREM', prefix .. 'presence:' .. room, user)
+    table.insert(exits, room)
+    table.insert(exits, user)
   end
-  redis.call('DEL', entriesKey, prefix .. 'lease:' .. node)
-  redis.call('SREM', prefix .. 'nodes', node)
-  return exits
 end
 `;
 
@@ -66,20 +59,40 @@ redis.call('SADD', KEYS[2], ARGV[2])
 return existed
 `);
 
-// One script for all dead nodes, so that two nodes sweeping at once cannot both report an exit.
-const SWEEP = new LuaScript(`${DROP_NODE}
-local prefix = ARGV[1]
-local exits = {}
+/**
+ * ARGV: prefix, limit. Takes (SPOP) at most `limit` entries of dead nodes, so one call blocks Redis
+ * briefly however many a node had; an entry taken by one sweeper is gone for any other, so two
+ * nodes sweeping at once never both report an exit. Returns {more (0|1), room, user, room, user, …}.
+ */
+const SWEEP = new LuaScript(`${DROP_ENTRY}
+local prefix, budget = ARGV[1], tonumber(ARGV[2])
+local result = {0}
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if redis.call('EXISTS', prefix .. 'lease:' .. node) == 0 then
-    for _, value in ipairs(dropNode(prefix, node)) do table.insert(exits, value) end
+    if budget == 0 then
+      result[1] = 1
+      return result
+    end
+    local entriesKey = prefix .. 'node-entries:' .. node
+    local entries = redis.call('SPOP', entriesKey, budget)
+    budget = budget - #entries
+    for _, entry in ipairs(entries) do dropEntry(prefix, node, entry, result) end
+    if redis.call('EXISTS', entriesKey) == 1 then
+      result[1] = 1
+      return result
+    end
+    redis.call('SREM', KEYS[1], node)
   end
 end
-return exits
+return result
 `);
 
-const CLOSE = new LuaScript(`${DROP_NODE}
-dropNode(ARGV[1], ARGV[2])
+const CLOSE = new LuaScript(`${DROP_ENTRY}
+local prefix, node = ARGV[1], ARGV[2]
+local exits = {}
+for _, entry in ipairs(redis.call('SMEMBERS', KEYS[1])) do dropEntry(prefix, node, entry, exits) end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], node)
 return 0
 `);
 
@@ -166,11 +179,11 @@ export class RedisPresenceStore implements PresenceStore {
     return !lapsed;
   }
 
-  async sweep(): Promise<PresenceExit[]> {
-    const flat = (await SWEEP.run(this.redis, [this.nodesKey()], [this.prefix])) as string[];
+  async sweep(limit: number): Promise<PresenceSweep> {
+    const [more, ...flat] = (await SWEEP.run(this.redis, [this.nodesKey()], [this.prefix, limit])) as [number, ...string[]];
     const exits: PresenceExit[] = [];
     for (let i = 0; i < flat.length; i += 2) exits.push({ roomId: flat[i]!, userId: flat[i + 1]! });
-    return exits;
+    return { exits, more: more === 1 };
   }
 
   async close(): Promise<void> {

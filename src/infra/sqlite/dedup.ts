@@ -47,6 +47,15 @@ export class SqliteDedup implements SendDeduplicator {
     return { outcome: 'won' };
   }
 
+  /** A pending claim lives in memory until its message is stored (SendClaims): renewing it writes nothing. */
+  async renew(key: string, messageId: MessageId, leaseMs: number): Promise<void> {
+    const now = Date.now();
+    const existing = this.claims.current(key, now);
+    if (existing?.messageId !== messageId || existing.message === null || existing.leaseUntil <= now) return;
+    const leaseUntil = now + leaseMs;
+    this.claims.hold(key, { ...existing, leaseUntil, expiresAt: Math.max(existing.expiresAt, leaseUntil) });
+  }
+
   /** Nothing to write when the store already committed the claim with its message. */
   async commit(key: string, messageId: MessageId, ttlMs: number): Promise<void> {
     const now = Date.now();
