@@ -90,7 +90,8 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
       }
     } catch (error) {
       if (error instanceof ChatError) {
-        socket.end(error.code === 'token_revoked' ? CLOSE.revoked : CLOSE.tokenInvalid, error.message);
+        const code = error.code === 'token_revoked' ? CLOSE.revoked : error.status === 429 ? CLOSE.rateLimited : CLOSE.tokenInvalid;
+        socket.end(code, error.message);
       } else {
         deps.logger.error({ err: error, connectionId }, 'admitting a connection failed');
         socket.end(CLOSE.internal, 'try again');
@@ -111,7 +112,7 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
           return;
         }
         try {
-          await deps.roomService.requireMember(identity.userId, roomId);
+          await deps.roomService.checkMember(identity.userId, roomId);
         } catch (error) {
           if (error instanceof ChatError) return fail(ref, error.code, error.message);
           throw error;
@@ -171,6 +172,7 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
           fail(message.ref, message.code, message.message);
           break;
         case 'removed':
+          if (state.identity) deps.roomService.memberRemoved(message.roomId, state.identity.userId);
           if (state.joined.delete(message.roomId)) send({ type: 'left', roomId: message.roomId });
           break;
         case 'kick':
