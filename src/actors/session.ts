@@ -114,8 +114,8 @@ export function spawnSession(socket: SocketHandle, admission: Promise<SessionIde
         try {
           await deps.roomService.checkMember(identity.userId, roomId);
         } catch (error) {
-          if (error instanceof ChatError) return fail(ref, error.code, error.message);
-          throw error;
+          // Not a member, no such room, or a store that cannot answer (and no copy here): an error frame, the socket stays.
+          return failWith(ref, error);
         }
         if (!state.joined.has(roomId)) state.joined.set(roomId, 'joining');
         deps.rooms.tell(roomId, { type: 'join', member: { session: self, socket, userId: identity.userId }, ref, since });

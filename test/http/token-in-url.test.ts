@@ -99,10 +99,7 @@ describe('access tokens in URLs', { timeout: 120_000 }, () => {
     processNode = await ProcessNode.start({
       EMBEDDED_STORAGE: 'memory', HTTP_PORT: '0', WS_PORT: '0', LOG_LEVEL: 'debug', LOG_PRETTY: 'false', JWT_SECRET: TEST_JWT_SECRET,
     }, { name: 'debug-logging' });
-    embedded = await startNode({
-      logger: pino({ level: 'trace' }, { write: (line: string) => void hostLog.push(line.trimEnd()) }),
-      config: { logLevel: 'trace' },
-    });
+    embedded = await startNode({ logger: pino({ level: 'trace' }, { write: (line: string) => void hostLog.push(line.trimEnd()) }) });
   });
 
   after(async () => {
