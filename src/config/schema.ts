@@ -110,7 +110,7 @@ export const SETTINGS = {
   },
   trustedProxies: {
     env: 'TRUSTED_PROXIES', type: 'array', itemPattern: '^([0-9A-Fa-f:.]+(/[0-9]{1,3})?|loopback|linklocal|uniquelocal)$',
-    description: 'Reverse proxies (addresses, CIDRs, or loopback/linklocal/uniquelocal) whose X-Forwarded-For names the client address for the HTTP limits. Unset: the socket address counts',
+    description: 'Reverse proxies (addresses, CIDRs, or loopback/linklocal/uniquelocal) whose X-Forwarded-For names the client address for the HTTP limits and WS_MAX_CONNECTIONS_PER_IP. Unset: the socket address counts',
   },
 
   corsOrigins: {

@@ -18,6 +18,8 @@ export interface SocketLimits extends ConnectionCapSettings {
   rateLimitBurst: number;
   /** STOMP heart-beat offered both ways in CONNECTED; 0 for none. */
   stompHeartbeatMs?: number;
+  /** Proxies whose X-Forwarded-For names the client address the caps count. */
+  trustedProxies?: string[];
 }
 
 export interface SocketServerDeps {

@@ -1,6 +1,7 @@
 import type { TopicPublisher } from '../actors/socket-handle.ts';
 import { isPromise, presentedToken, type AuthRequest, type Identity } from '../auth/authenticator.ts';
 import { ChatError } from '../chat/errors.ts';
+import { clientAddressOf } from './client-address.ts';
 import { ConnectionCaps } from './connection-caps.ts';
 import { Connection, NativeConnection, type ConnectionContext, type SocketServerDeps, type UserData } from './connection.ts';
 import { CLOSE, type ServerFrame } from './native-protocol.ts';
@@ -39,12 +40,14 @@ export class SocketServer implements TopicPublisher {
   private draining = false;
   private readonly uws = nativeUws();
   private readonly context: ConnectionContext;
+  private readonly clientAddress: (peer: string, forwardedFor: string) => string;
   readonly stomp: StompFanout;
 
   constructor(private readonly deps: SocketServerDeps) {
     const { limits, logger } = deps;
     this.app = this.uws.App();
     this.context = { deps, publish: (topic, frame) => this.publish(topic, frame), caps: new ConnectionCaps(limits) };
+    this.clientAddress = clientAddressOf(limits.trustedProxies);
     this.stomp = new StompFanout(this.context.publish);
     const routes: Array<[string, (context: ConnectionContext) => Connection]> = [
       ['/ws', (context) => new NativeConnection(context)],
@@ -158,7 +161,8 @@ export class SocketServer implements TopicPublisher {
   private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, create: (context: ConnectionContext) => Connection): void {
     // The path only (uWS keeps the query apart): the query may hold an access token, never logged.
     const path = req.getUrl();
-    const address = ConnectionCaps.addressKey(Buffer.from(res.getRemoteAddressAsText()).toString());
+    const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const address = ConnectionCaps.addressKey(this.clientAddress(peer, req.getHeader('x-forwarded-for')));
     const refused = (status: string, code: string, message: string): void => {
       this.logUpgrade(path, address, Number.parseInt(status, 10), code);
       refuse(res, status, code, message);

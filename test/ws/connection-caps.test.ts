@@ -74,6 +74,16 @@ describe('connections per user are capped', () => {
     assert.equal((await refusedUpgrade(node.wsUrl, ann.accessToken)).status, 429, 'and it is full again');
   });
 
+  it('lets exactly the cap in from a burst of parallel upgrades', async () => {
+    const cat = await node.signUp('Cat');
+    const burst = await Promise.allSettled(Array.from({ length: 20 }, () => TestSocket.connect(node.wsUrl, cat.accessToken)));
+    const opened = burst.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    sockets.push(...opened);
+    assert.equal(opened.length, 3);
+    assert.deepEqual([...new Set(burst.flatMap((r) => (r.status === 'rejected' ? [(r.reason as { status: number }).status] : [])))], [429]);
+    for (const socket of opened) assert.equal((await socket.call({ type: 'ping' })).type, 'pong');
+  });
+
   it('closes a STOMP socket that names its user only in CONNECT over the cap with an ERROR and 4008', async () => {
     const raw = await RawStomp.open(stompUrl(node.server.addresses.wsPort));
     raw.send(connectFrame(ann.accessToken));
@@ -82,6 +92,19 @@ describe('connections per user are capped', () => {
     assert.equal((await raw.closed).code, 4008);
   });
 });
+
+/** Opens a native socket with these headers; resolves with it once open, or with the HTTP status of the refusal. */
+function openWith(url: string, headers: Record<string, string>): Promise<WebSocket | number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (req, res) => {
+      req.destroy();
+      resolve(res.statusCode!);
+    });
+    ws.once('error', reject);
+  });
+}
 
 describe('connections per client address are capped', () => {
   let node: TestNode;
@@ -106,6 +129,30 @@ describe('connections per client address are capped', () => {
     assert.equal(refused.code, 'too_many_connections');
     await sockets.pop()!.close();
     sockets.push(await TestSocket.connect(node.wsUrl, users[0]!.accessToken));
+  });
+
+  it('ignores X-Forwarded-For from a peer that is not a trusted proxy', async () => {
+    const ann = await node.signUp('Ann');
+    const forged = await openWith(node.wsUrl, { authorization: `Bearer ${ann.accessToken}`, 'x-forwarded-for': '203.0.113.9' });
+    assert.equal(forged, 429, 'still counted as 127.0.0.1, which is full');
+  });
+
+  it('counts the client X-Forwarded-For names behind TRUSTED_PROXIES', async () => {
+    const proxied = await startNode({ config: { maxConnectionsPerIp: 2, trustedProxies: ['loopback'] } });
+    const opened: WebSocket[] = [];
+    try {
+      const ann = await proxied.signUp('Ann');
+      const from = (client: string) => openWith(proxied.wsUrl, { authorization: `Bearer ${ann.accessToken}`, 'x-forwarded-for': `${client}, 127.0.0.1` });
+      for (const client of ['203.0.113.7', '203.0.113.7', '203.0.113.8', '198.51.100.1']) {
+        const socket = await from(client);
+        assert.ok(socket instanceof WebSocket, `${client} gets in`);
+        opened.push(socket);
+      }
+      assert.equal(await from('203.0.113.7'), 429, 'the third from one client is refused');
+    } finally {
+      for (const socket of opened) socket.terminate();
+      await proxied.stop();
+    }
   });
 
   it('never applies to an address in LIMIT_EXEMPT_IPS', async () => {
