@@ -31,6 +31,7 @@ import { OpenChat } from './people/open-chat.ts';
 import { FileService } from './files/files.ts';
 import { createHmac } from 'node:crypto';
 import { SnowflakeGenerator } from './chat/snowflake.ts';
+import { StoreCache } from './chat/store-cache.ts';
 import { isClusterMode, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { buildHttpApp } from './http/app.ts';
@@ -157,13 +158,15 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       leaveGraceMs: purgeAfterMs, ...(options.now ? { now: options.now } : {}),
       normalizePhone: (raw) => people.normalizePhone(raw), onSignUp: async (user) => void (await people.defaultProfile(user)),
     });
-    const openChat = new OpenChat(store, ports.people);
+    // What sockets read to connect, join and send, so that a store outage does not stop them.
+    const storeCache = new StoreCache(store, { ttlMs: config.storeCacheTtlMs, maxEntries: config.storeCacheEntries });
+    const openChat = new OpenChat(store, ports.people, (roomId) => storeCache.room(roomId));
     // Rooms post system messages through the message service, which checks files against rooms:
     // the effect is bound once both exist.
     let membershipEffect: (change: MembershipChange) => Promise<void> = async () => undefined;
     const rooms = new RoomService(store, presence, feed, {
       newRoomId: () => ids.next(), hasBlocked: (blocker, other) => people.hasBlocked(blocker, other), openChat,
-      onChange: (change) => membershipEffect(change),
+      onChange: (change) => membershipEffect(change), cache: storeCache,
     });
     const files = new FileService(ports.files, ports.people, rooms, {
       newId: () => ids.next(), maxBytes: config.maxUploadBytes, urlTtlSeconds: config.fileUrlTtlSeconds,
@@ -172,6 +175,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     });
     const messages = new MessageService({
       store, bus, feed, dedup, files, senderName: (roomId, userId) => openChat.senderName(roomId, userId), deletedSenderName: deletedName,
+      requireMember: (userId, roomId) => rooms.checkMember(userId, roomId),
     }, ids, config.maxTextLength);
     membershipEffect = membershipEffects({
       store, feed, messages, language: config.systemMessageLanguage as SystemMessageLanguage, logger,
@@ -180,7 +184,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
 
     const revoked = new RevokedSessions(config.accessTokenTtlSeconds * 1000);
     const quickAuthenticate = options.authenticate ? customAuthenticator(options.authenticate) : tokenAuthenticator(accessTokens, revoked);
-    const admit = admission(ports, Boolean(options.authenticate));
+    const admit = admission(ports, Boolean(options.authenticate), (userId) => storeCache.user(userId));
     // HTTP needs only the revocation check; a host's users must exist before they create rooms.
     const authenticate = async (request: AuthRequest): Promise<Identity> => {
       const identity = await quickAuthenticate(request);

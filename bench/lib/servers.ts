@@ -67,8 +67,10 @@ export const FLAMETALK_BENCH_ENV: Record<string, string> = {
   RATE_LIMIT_BURST: '1000000',
   // Runs can outlast the default 15-minute access token.
   ACCESS_TOKEN_TTL: '86400',
-  // The harness signs up thousands of users from one address.
+  // The harness signs up thousands of users from one address (this also lifts the per-address socket cap).
   LIMIT_EXEMPT_IPS: '127.0.0.1',
+  // ...and opens thousands of sockets per user (the default cap is 50 per user).
+  WS_MAX_CONNECTIONS_PER_USER: '1000000',
 };
 
 const STRIPPED_ENV = ['REDIS_URL', 'REDIS_PREFIX', 'KAFKA_BROKERS', 'KAFKA_TOPIC', 'CASSANDRA_CONTACT_POINTS', 'CASSANDRA_KEYSPACE', 'FCM_SERVICE_ACCOUNT', 'FCM_LOOPBACK_PORT', 'NODE_ID', 'HTTP_PORT', 'WS_PORT', 'PORT'];

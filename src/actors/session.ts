@@ -89,6 +89,7 @@ class Session implements Behavior<SessionState, SessionMessage> {
         this.fail(message.ref, message.code, message.message);
         break;
       case 'removed':
+        if (state.identity) this.deps.roomService.memberRemoved(message.roomId, state.identity.userId);
         if (state.joined.delete(message.roomId)) this.send({ type: 'left', roomId: message.roomId });
         break;
       case 'kick':
@@ -146,7 +147,8 @@ class Session implements Behavior<SessionState, SessionMessage> {
       }
     } catch (error) {
       if (error instanceof ChatError) {
-        socket.end(error.code === 'token_revoked' ? CLOSE.revoked : CLOSE.tokenInvalid, error.message);
+        const code = error.code === 'token_revoked' ? CLOSE.revoked : error.status === 429 ? CLOSE.rateLimited : CLOSE.tokenInvalid;
+        socket.end(code, error.message);
       } else {
         deps.logger.error({ err: error, connectionId: socket.connectionId }, 'admitting a connection failed');
         socket.end(CLOSE.internal, 'try again');
@@ -168,10 +170,10 @@ class Session implements Behavior<SessionState, SessionMessage> {
           return;
         }
         try {
-          await deps.roomService.requireMember(identity.userId, roomId);
+          await deps.roomService.checkMember(identity.userId, roomId);
         } catch (error) {
-          if (error instanceof ChatError) return this.fail(ref, error.code, error.message);
-          throw error;
+          // Not a member, no such room, or a store that cannot answer (and no copy here): an error frame, the socket stays.
+          return this.failWith(ref, error);
         }
         if (!state.joined.has(roomId)) state.joined.set(roomId, 'joining');
         deps.rooms.tell(roomId, { type: 'join', member: { session: this.self, socket: this.socket, userId: identity.userId }, ref, since });

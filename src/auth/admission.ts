@@ -1,16 +1,20 @@
 import type { SessionIdentity } from '../actors/session.ts';
 import { unauthorized } from '../chat/errors.ts';
+import type { User, UserId } from '../chat/model.ts';
 import type { Ports } from '../infra/drivers.ts';
 import { sessionActive, type Identity } from './authenticator.ts';
 
 /**
  * The checks of a caller that need I/O: the device session is still active (flametalk's tokens)
- * and the account exists; a host's users that flametalk has not seen yet are created.
+ * and the account exists (read through `users`, the store cache of sockets); a host's users that
+ * flametalk has not seen yet are created.
  */
-export function admission(ports: Ports, hostAuth: boolean) {
+export function admission(ports: Ports, hostAuth: boolean, users: (userId: UserId) => Promise<User | undefined>) {
   return async (identity: Identity): Promise<SessionIdentity> => {
     await sessionActive(identity, ports.tokens);
-    let user = await ports.store.getUser(identity.userId);
+    let user = await users(identity.userId);
+    // A copy may be older than a return within the leave grace: a refusal asks the store.
+    if (user && user.leftAt !== null) user = await ports.store.getUser(identity.userId);
     if (!user && hostAuth) {
       user = {
         userId: identity.userId, email: `${identity.userId}@users.host.invalid`, nickname: identity.nickname ?? identity.userId,

@@ -32,6 +32,9 @@ export type AuthenticateFn = (request: AuthRequest) => Promise<Identity | null> 
 /** Decides from the request alone, synchronously (the WebSocket upgrade), or hands back a promise. */
 export type QuickAuthenticate = (request: AuthRequest) => Identity | Promise<Identity>;
 
+/** The query parameter a WebSocket upgrade may carry its token in. */
+export const ACCESS_TOKEN_PARAMETER = 'access_token';
+
 /** `Authorization: Bearer`, FlameTalk's `ACCESS-TOKEN` header, or `?access_token=` (browsers cannot set socket headers). */
 export function presentedToken(request: AuthRequest): string | undefined {
   const authorization = request.headers['authorization'];
@@ -39,7 +42,18 @@ export function presentedToken(request: AuthRequest): string | undefined {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     return match?.[1] ?? '';
   }
-  return request.headers['access-token'] || request.query.get('access_token') || undefined;
+  return request.headers['access-token'] || request.query.get(ACCESS_TOKEN_PARAMETER) || undefined;
+}
+
+/** A URL as it may be logged or shown: an access token in its query replaced. */
+export function withoutAccessToken(url: string): string {
+  const at = url.indexOf('?');
+  if (at < 0) return url;
+  // Parsed, not matched: `access%5Ftoken=` is the same parameter to the upgrade.
+  const query = new URLSearchParams(url.slice(at + 1));
+  if (!query.has(ACCESS_TOKEN_PARAMETER)) return url;
+  query.set(ACCESS_TOKEN_PARAMETER, 'redacted');
+  return `${url.slice(0, at)}?${query}`;
 }
 
 /**

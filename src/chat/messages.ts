@@ -57,6 +57,11 @@ export interface MessagePorts {
   dedup: SendDeduplicator;
   /** When given, a FILE message must name a file of its room (rejects with a ChatError otherwise). */
   files?: { checkFileMessage(roomId: RoomId, fileUrl: string): Promise<void> };
+  /**
+   * When given, a send from a socket (one with an origin) is refused unless this resolves: the
+   * sender is still a member (a removal that failed half-way must not leave them sending).
+   */
+  requireMember?: (userId: UserId, roomId: RoomId) => Promise<void>;
   /** When given, the name a sender goes by in a room (an open profile's nickname in an open room). */
   senderName?: (roomId: RoomId, userId: UserId) => Promise<string | undefined>;
   /** When given, history shows messages of purged accounts (no longer in the store) under this name. */
@@ -105,7 +110,7 @@ export class MessageService {
     const { roomId } = draft;
     // The checks that need I/O start now and are awaited once the position is reserved: reservations
     // leave in call order, which is what keeps one sender's messages in the order sent.
-    const preparing = this.prepare(sender, draft);
+    const preparing = this.prepare(sender, draft, origin !== undefined);
     preparing.catch(() => undefined);
     const reservation = await this.reserve(roomId, this.ids.next(), false);
     const lease = new SendLease(roomId, this.ports, this.leaseMs);
@@ -172,9 +177,10 @@ export class MessageService {
     return { messageId: message.messageId, createdAt: message.createdAt, duplicate: false, message };
   }
 
-  /** A FILE message must name a file of its room; a sender goes by their name in the room (an open profile's). */
-  private async prepare(sender: Sender, draft: Draft): Promise<Sender> {
-    const { files, senderName } = this.ports;
+  /** A socket's sender is a member; a FILE message names a file of its room; a sender goes by their name in the room (an open profile's). */
+  private async prepare(sender: Sender, draft: Draft, fromSocket: boolean): Promise<Sender> {
+    const { files, senderName, requireMember } = this.ports;
+    if (fromSocket && requireMember) await requireMember(sender.userId, draft.roomId);
     if (draft.messageType === 'FILE' && files) await files.checkFileMessage(draft.roomId, draft.fileUrl!);
     const alias = senderName ? await senderName(draft.roomId, sender.userId) : undefined;
     return alias === undefined ? sender : { ...sender, nickname: alias };

@@ -3,6 +3,7 @@ import type { PresenceStore } from '../infra/ports/presence.ts';
 import type { ChatStore, MembershipPatch } from '../infra/ports/store.ts';
 import { badRequest, forbidden, notFound } from './errors.ts';
 import type { ChatMessage, Membership, Room, RoomId, User, UserId } from './model.ts';
+import type { StoreCache } from './store-cache.ts';
 
 /** Unread counts stop at this, the way messengers show "999+". */
 export const UNREAD_CAP = 999;
@@ -67,6 +68,8 @@ export interface RoomOptions {
     entry(roomId: RoomId): Promise<{ title: string } | undefined>;
   };
   now?: () => number;
+  /** Copies of rooms and memberships for the checks of sockets (checkMember); the store is asked every time without. */
+  cache?: StoreCache;
   /** Told of every membership change once stored (system messages, room events); awaited, never failing the change. */
   onChange?: (change: MembershipChange) => Promise<void>;
 }
@@ -152,6 +155,8 @@ export class RoomService {
   async leave(userId: UserId, roomId: RoomId): Promise<void> {
     await this.requireMember(userId, roomId);
     await this.store.removeMember(roomId, userId);
+    // At once: if what follows fails, the user must still not keep sending from this node.
+    this.options.cache?.forgetMembership(roomId, userId);
     await this.presence.removeMember(roomId, userId);
     await this.feed.signal({ kind: 'membership', roomId, userId, change: 'left' });
     await this.changed({ kind: 'left', roomId, actorId: userId });
@@ -204,6 +209,27 @@ export class RoomService {
     if (membership) return membership;
     await this.room(roomId);
     throw forbidden('you are not a member of this room', 'not_member');
+  }
+
+  /**
+   * The membership check of sockets (join, and every send): like requireMember, but from the
+   * cache, so that members who were here before can still join and send while the store is away.
+   */
+  async checkMember(userId: UserId, roomId: RoomId): Promise<void> {
+    const { cache } = this.options;
+    if (!cache) return void (await this.requireMember(userId, roomId));
+    // Read along with the membership, not only when it is missing: a send asks whether the room is
+    // open (to name its sender), and that must not need the store either.
+    const room = cache.room(roomId);
+    room.catch(() => undefined);
+    if (await cache.isMember(roomId, userId)) return;
+    if (!(await room)) throw notFound('no room with this id', 'room_not_found');
+    throw forbidden('you are not a member of this room', 'not_member');
+  }
+
+  /** This node heard that the user left the room (on another node): its copy of the membership goes. */
+  memberRemoved(roomId: RoomId, userId: UserId): void {
+    this.options.cache?.forgetMembership(roomId, userId);
   }
 
   private async openTitle(room: Room): Promise<string | undefined> {

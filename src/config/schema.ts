@@ -116,11 +116,11 @@ export const SETTINGS = {
   refreshWindowSeconds: positive('REFRESH_WINDOW', 60, 'Window of the token refresh limit, seconds'),
   limitExemptIps: {
     env: 'LIMIT_EXEMPT_IPS', type: 'array', itemPattern: '^[0-9A-Fa-f:.]+$',
-    description: 'Client addresses the HTTP abuse limits never apply to (comma-separated), e.g. a load generator',
+    description: 'Client addresses the HTTP abuse limits and WS_MAX_CONNECTIONS_PER_IP never apply to (comma-separated), e.g. a load generator',
   },
   trustedProxies: {
     env: 'TRUSTED_PROXIES', type: 'array', itemPattern: '^([0-9A-Fa-f:.]+(/[0-9]{1,3})?|loopback|linklocal|uniquelocal)$',
-    description: 'Reverse proxies (addresses, CIDRs, or loopback/linklocal/uniquelocal) whose X-Forwarded-For names the client address for the HTTP limits. Unset: the socket address counts',
+    description: 'Reverse proxies (addresses, CIDRs, or loopback/linklocal/uniquelocal) whose X-Forwarded-For names the client address for the HTTP limits and WS_MAX_CONNECTIONS_PER_IP. Unset: the socket address counts',
   },
 
   corsOrigins: {
@@ -160,6 +160,8 @@ export const SETTINGS = {
   rateLimitPerSecond: positive('RATE_LIMIT_PER_SECOND', 20, 'Frames per second a connection may send on average'),
   rateLimitBurst: positive('RATE_LIMIT_BURST', 40, 'Frames a connection may send in a burst; beyond it the socket closes with 4008'),
   maxJoinedRooms: positive('MAX_JOINED_ROOMS', 100, 'Rooms one connection may have joined at once'),
+  maxConnectionsPerUser: positive('WS_MAX_CONNECTIONS_PER_USER', 50, 'WebSocket connections one user may have open on one node, all protocols together; one more is refused (HTTP 429 on the upgrade, or close 4008 when the token comes later)'),
+  maxConnectionsPerIp: positive('WS_MAX_CONNECTIONS_PER_IP', 2_000, 'WebSocket connections one client address (an IPv6 /64) may have open on one node; one more gets HTTP 429 on the upgrade'),
   maxBufferedBytes: positive('MAX_BUFFERED_BYTES', 1_048_576, 'Outbound bytes buffered for a slow client before it is disconnected'),
   maxBodyBytes: positive('MAX_BODY_BYTES', 65_536, 'Largest HTTP request body, bytes; a larger one gets 413'),
   recoveryLimit: positive('RECOVERY_LIMIT', 100, 'Most messages a join with `since` returns; more missed means recovered:false', 1000),
@@ -193,6 +195,11 @@ export const SETTINGS = {
     'ACCOUNT_PURGE_INTERVAL_MS', 3_600_000,
     'How often the account purge runs (one node at a time in a cluster, under a lease in Redis)',
   ),
+  storeCacheTtlMs: positive(
+    'STORE_CACHE_TTL_MS', 30_000,
+    'How long a node trusts its copy of an account, a room or a membership read for sockets (connect, join, send) before reading the store again; while the store cannot be read, the last copy is used, so an outage does not block them',
+  ),
+  storeCacheEntries: positive('STORE_CACHE_ENTRIES', 100_000, 'Accounts, rooms and memberships (each) a node keeps copies of for its sockets; the ones read longest ago go first'),
   shutdownTimeoutMs: positive('SHUTDOWN_TIMEOUT_MS', 10_000, 'On SIGTERM, the process exits within this bound'),
   drainBatchSize: positive('DRAIN_BATCH_SIZE', 500, 'On shutdown, clients are told 4200 in batches of this size'),
 } as const satisfies Record<string, Setting>;

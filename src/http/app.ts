@@ -1,4 +1,5 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { withoutAccessToken } from '../auth/authenticator.ts';
 import { ChatError } from '../chat/errors.ts';
 import { corsFor } from './cors.ts';
 import type { HttpDeps } from './deps.ts';
@@ -19,9 +20,14 @@ import { webAppRoutes } from './routes/web-app.ts';
 
 /** The FlameTalk HTTP API: original paths, the `{status, message, data}` envelope, real status codes. */
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const log = deps.logger.child({ component: 'http' });
   const app = Fastify({
-    // Per-request logs would dominate the output at chat rates; failures are logged by the error handler.
-    loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    // fastify's own per-request lines would dominate the output at chat rates: requests are logged
+    // at debug below, failures by the error handler. A request is logged without its access token.
+    loggerInstance: deps.logger.child({ component: 'http' }, {
+      level: 'warn',
+      serializers: { req: (request: FastifyRequest) => ({ method: request.method, url: withoutAccessToken(request.url), remoteAddress: request.ip }) },
+    }) as FastifyBaseLogger,
     bodyLimit: deps.config.maxBodyBytes,
     // Behind a proxy every request comes from the proxy; per-address limits need the client's address.
     ...(deps.config.trustedProxies ? { trustProxy: deps.config.trustedProxies } : {}),
@@ -41,13 +47,16 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     }
     const status = error.statusCode ?? 500;
     if (status < 500) return send(reply, status, error.message, { code: error.code ?? 'bad_request' });
-    request.log.error({ err: error, url: request.url }, 'request failed');
+    request.log.error({ err: error, url: withoutAccessToken(request.url) }, 'request failed');
     return send(reply, 500, 'internal server error', { code: 'internal' });
   });
 
   app.setNotFoundHandler((request, reply) => send(reply, 404, `no route ${request.method} ${request.url.split('?')[0]}`, { code: 'no_route' }));
 
   app.addHook('onResponse', async (request, reply) => {
+    if (log.isLevelEnabled('debug')) {
+      log.debug({ method: request.method, url: withoutAccessToken(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'HTTP request');
+    }
     deps.metrics.httpLatency
       .labels(request.method, request.routeOptions.url ?? 'unmatched', String(reply.statusCode))
       .observe(reply.elapsedTime / 1000);

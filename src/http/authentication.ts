@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AuthRequest, Identity } from '../auth/authenticator.ts';
+import { ACCESS_TOKEN_PARAMETER, type AuthRequest, type Identity } from '../auth/authenticator.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,7 +12,11 @@ export type Authenticate = (request: AuthRequest) => Promise<Identity>;
 export function authRequest(request: FastifyRequest): AuthRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(request.headers)) headers[name] = Array.isArray(value) ? value[0] : value;
-  return { headers, query: new URLSearchParams(request.url.split('?')[1] ?? '') };
+  const query = new URLSearchParams(request.url.split('?')[1] ?? '');
+  // Only the WebSocket upgrade takes a token in the URL (browsers cannot set socket headers): a URL
+  // ends up in proxies' logs, browser history and Referer headers, so HTTP calls must use a header.
+  query.delete(ACCESS_TOKEN_PARAMETER);
+  return { headers, query };
 }
 
 /** Either header works; the OpenAPI document lists both. */

@@ -37,7 +37,12 @@ export class OpenChat {
   /** Recent alias maps of open rooms; an alias, once set, is trusted from here (a miss reads the store again). */
   private readonly recent = new Map<RoomId, Map<UserId, Alias>>();
 
-  constructor(private readonly store: ChatStore, private readonly people: PeopleStore) {}
+  /** `room` reads a room (default: the store; the server passes its store cache, so sends need no store read). */
+  constructor(
+    private readonly store: ChatStore,
+    private readonly people: PeopleStore,
+    private readonly room: (roomId: RoomId) => Promise<Room | undefined> = (roomId) => store.getRoom(roomId),
+  ) {}
 
   /** Lists a new open room in the directory under a fresh link code. */
   async register(room: Room, title: string): Promise<OpenRoom> {
@@ -77,7 +82,7 @@ export class OpenChat {
   /** The aliases of a room's members (empty for rooms that are not open). */
   async aliases(roomId: RoomId): Promise<Map<UserId, Alias>> {
     if (this.closedRooms.has(roomId)) return new Map();
-    const room = await this.store.getRoom(roomId);
+    const room = await this.room(roomId);
     if (room && !room.isOpen) {
       if (this.closedRooms.size >= CACHE_MAX) this.closedRooms.clear();
       this.closedRooms.add(roomId);

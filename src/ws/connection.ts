@@ -6,10 +6,11 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import { parseCommand, type Ref, type ServerFrame } from './native-protocol.ts';
 import { CLOSE } from './native-protocol.ts';
+import type { ConnectionCapSettings, ConnectionCaps, Counted } from './connection-caps.ts';
 import { TokenBucket } from './token-bucket.ts';
 import type { WebSocket } from './uws.ts';
 
-export interface SocketLimits {
+export interface SocketLimits extends ConnectionCapSettings {
   maxFrameBytes: number;
   maxBufferedBytes: number;
   idleTimeoutSeconds: number;
@@ -17,6 +18,8 @@ export interface SocketLimits {
   rateLimitBurst: number;
   /** STOMP heart-beat offered both ways in CONNECTED; 0 for none. */
   stompHeartbeatMs?: number;
+  /** Proxies whose X-Forwarded-For names the client address the caps count. */
+  trustedProxies?: string[];
 }
 
 export interface SocketServerDeps {
@@ -36,6 +39,7 @@ export interface ConnectionContext {
   deps: SocketServerDeps;
   /** Publishes to every subscriber of a topic (as the app: no socket left out). */
   publish(topic: string, frame: string): void;
+  caps: ConnectionCaps;
 }
 
 /**
@@ -44,6 +48,8 @@ export interface ConnectionContext {
  */
 export interface UserData {
   connection: Connection;
+  /** The client's address, as the connection caps count it. */
+  address: string;
 }
 
 let connections = 0;
@@ -54,7 +60,7 @@ export const utf8 = new TextDecoder('utf-8', { fatal: true });
  * into the session actor's commands and encodes the session's replies; the session and room actors
  * are the same for all of them.
  */
-export abstract class Connection implements SocketHandle {
+export abstract class Connection implements SocketHandle, Counted {
   /** Unique on this node (presence entries and event origins also carry the node). */
   readonly connectionId = (++connections).toString(36);
   ws: WebSocket<UserData> | undefined;
@@ -63,6 +69,8 @@ export abstract class Connection implements SocketHandle {
   identity: Identity | undefined;
   admission!: Promise<SessionIdentity>;
   readonly bucket: TokenBucket;
+  countedAddress: string | undefined;
+  countedUser: string | undefined;
 
   constructor(protected readonly context: ConnectionContext) {
     const { limits } = context.deps;
@@ -83,6 +91,9 @@ export abstract class Connection implements SocketHandle {
     if (!isPromise(outcome)) this.identity = outcome;
     this.admission = Promise.resolve(outcome).then((identity) => {
       this.identity = identity;
+      // An identity known only now (STOMP's CONNECT, a host's asynchronous auth) counts now; one
+      // from the upgrade was counted when the socket opened. A closed socket counts for nothing.
+      if (this.isOpen) this.context.caps.countUser(this, identity.userId);
       return this.context.deps.admit(identity);
     });
   }

@@ -1,6 +1,8 @@
 import type { TopicPublisher } from '../actors/socket-handle.ts';
-import { presentedToken, type AuthRequest, type Identity } from '../auth/authenticator.ts';
+import { isPromise, presentedToken, type AuthRequest, type Identity } from '../auth/authenticator.ts';
 import { ChatError } from '../chat/errors.ts';
+import { clientAddressOf } from './client-address.ts';
+import { ConnectionCaps } from './connection-caps.ts';
 import { Connection, NativeConnection, type ConnectionContext, type SocketServerDeps, type UserData } from './connection.ts';
 import { CLOSE, type ServerFrame } from './native-protocol.ts';
 import { PresenceConnection, presenceFrame, presenceTopic } from './presence/presence-connection.ts';
@@ -38,12 +40,14 @@ export class SocketServer implements TopicPublisher {
   private draining = false;
   private readonly uws = nativeUws();
   private readonly context: ConnectionContext;
+  private readonly clientAddress: (peer: string, forwardedFor: string) => string;
   readonly stomp: StompFanout;
 
   constructor(private readonly deps: SocketServerDeps) {
     const { limits, logger } = deps;
     this.app = this.uws.App();
-    this.context = { deps, publish: (topic, frame) => this.publish(topic, frame) };
+    this.context = { deps, publish: (topic, frame) => this.publish(topic, frame), caps: new ConnectionCaps(limits) };
+    this.clientAddress = clientAddressOf(limits.trustedProxies);
     this.stomp = new StompFanout(this.context.publish);
     const routes: Array<[string, (context: ConnectionContext) => Connection]> = [
       ['/ws', (context) => new NativeConnection(context)],
@@ -155,34 +159,57 @@ export class SocketServer implements TopicPublisher {
    * So tokens are verified here without I/O and the checks that need I/O run right after open.
    */
   private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, create: (context: ConnectionContext) => Connection): void {
-    if (this.draining) return refuse(res, '503 Service Unavailable', 'draining', 'server draining, connect to another node');
+    // The path only (uWS keeps the query apart): the query may hold an access token, never logged.
+    const path = req.getUrl();
+    const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const address = ConnectionCaps.addressKey(this.clientAddress(peer, req.getHeader('x-forwarded-for')));
+    const refused = (status: string, code: string, message: string): void => {
+      this.logUpgrade(path, address, Number.parseInt(status, 10), code);
+      refuse(res, status, code, message);
+    };
+    if (this.draining) return refused('503 Service Unavailable', 'draining', 'server draining, connect to another node');
     const connection = create(this.context);
     const request = upgradeRequest(req);
-    // STOMP clients usually present their token in CONNECT; an upgrade that carries one is checked now.
-    if (connection.tokenOnUpgrade || presentedToken(request) !== undefined) {
-      try {
-        connection.authenticated(this.deps.authenticate(request));
-      } catch (error) {
-        if (error instanceof ChatError && error.status === 401) return refuse(res, '401 Unauthorized', error.code, error.message);
-        this.deps.logger.error({ err: error }, 'WebSocket authentication failed');
-        return refuse(res, '503 Service Unavailable', 'unavailable', 'try again');
-      }
+    try {
+      // STOMP clients usually present their token in CONNECT; an upgrade that carries one is checked now.
+      const identity = connection.tokenOnUpgrade || presentedToken(request) !== undefined ? this.deps.authenticate(request) : undefined;
+      this.context.caps.check(address, identity && !isPromise(identity) ? identity.userId : undefined);
+      if (identity) connection.authenticated(identity);
+    } catch (error) {
+      if (error instanceof ChatError && error.status === 401) return refused('401 Unauthorized', error.code, error.message);
+      if (error instanceof ChatError && error.status === 429) return refused('429 Too Many Requests', error.code, error.message);
+      this.deps.logger.error({ err: error }, 'WebSocket authentication failed');
+      return refused('503 Service Unavailable', 'unavailable', 'try again');
     }
     const offered = req.getHeader('sec-websocket-protocol');
     res.upgrade<UserData>(
-      { connection },
+      { connection, address },
       req.getHeader('sec-websocket-key'),
       connection instanceof StompConnection ? connection.negotiate(offered) : offered,
       req.getHeader('sec-websocket-extensions'),
       context,
     );
+    this.logUpgrade(path, address, 101);
+  }
+
+  private logUpgrade(path: string, address: string, status: number, code?: string): void {
+    if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ path, address, status, code }, 'WebSocket upgrade');
   }
 
   private open(ws: WebSocket<UserData>): void {
-    const { connection } = ws.getUserData();
+    const { connection, address } = ws.getUserData();
     connection.ws = ws;
     this.connections.set(connection.connectionId, connection);
     this.deps.metrics.connections.inc();
+    try {
+      // Checked at the upgrade already; counted here, where the close that gives it back is certain.
+      this.context.caps.countAddress(connection, address);
+      if (connection.identity) this.context.caps.countUser(connection, connection.identity.userId);
+    } catch (error) {
+      // No session will wait for this admission: its outcome no longer matters.
+      connection.admission?.catch(() => undefined);
+      return connection.end(CLOSE.rateLimited, (error as Error).message);
+    }
     connection.opened();
   }
 
@@ -214,6 +241,7 @@ export class SocketServer implements TopicPublisher {
     connection.ws = undefined;
     this.connections.delete(connection.connectionId);
     this.deps.metrics.connections.dec();
+    this.context.caps.release(connection);
     connection.closed();
     if (connection.session) this.deps.tell(connection.session, { type: 'disconnected' });
   }

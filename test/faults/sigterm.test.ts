@@ -26,6 +26,8 @@ describe('SIGTERM to a node with 1,000 connected clients', { timeout: 300_000 },
   before(async () => {
     cluster = new ProcessCluster({
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+      // 200 sockets per user, beyond the default cap of 50.
+      WS_MAX_CONNECTIONS_PER_USER: String(CLIENTS),
     });
     [a, b] = await cluster.startAll(['A', 'B']);
     // Sign-up costs a scrypt hash each: a handful of users, many sockets per user.

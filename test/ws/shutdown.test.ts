@@ -5,7 +5,8 @@ import { TestSocket } from '../support/ws-client.ts';
 
 describe('graceful stop in embedded mode', () => {
   it('tells every client 4200, refuses new ones, and persists every acked message', async () => {
-    const node = await startNode({ config: { drainBatchSize: 7, rateLimitPerSecond: 1000, rateLimitBurst: 1000 } });
+    // 60 sockets of one user, beyond the default cap of 50.
+    const node = await startNode({ config: { drainBatchSize: 7, rateLimitPerSecond: 1000, rateLimitBurst: 1000, maxConnectionsPerUser: 100 } });
     const ann = await node.signUp('Ann');
     const roomId = await node.createRoom(ann, []);
     const clients = await Promise.all(Array.from({ length: 60 }, () => TestSocket.connect(node.wsUrl, ann.accessToken)));
