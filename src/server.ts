@@ -23,6 +23,7 @@ import { persister } from './chat/persister.ts';
 import { AccountPurge, DELETED_USER_NAME } from './chat/purge.ts';
 import { PERSISTER_GROUP } from './chat/recovery.ts';
 import { PresenceKeeper, presenceLeaseFor } from './chat/presence-keeper.ts';
+import { MemberIds } from './chat/member-ids.ts';
 import { RoomService, type MembershipChange } from './chat/rooms.ts';
 import { membershipEffects, type SystemMessageLanguage } from './chat/system-messages.ts';
 import { PeopleService } from './people/people.ts';
@@ -161,11 +162,13 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     // What sockets read to connect, join and send, so that a store outage does not stop them.
     const storeCache = new StoreCache(store, { ttlMs: config.storeCacheTtlMs, maxEntries: config.storeCacheEntries });
     const openChat = new OpenChat(store, ports.people, (roomId) => storeCache.room(roomId));
+    // Derived from the JWT key like the file URL key: every node, and every restart, names open rooms' members alike.
+    const memberIds = new MemberIds(createHmac('sha256', jwtSecret).update('flametalk open room member ids').digest(), store);
     // Rooms post system messages through the message service, which checks files against rooms:
     // the effect is bound once both exist.
     let membershipEffect: (change: MembershipChange) => Promise<void> = async () => undefined;
     const rooms = new RoomService(store, presence, feed, {
-      newRoomId: () => ids.next(), hasBlocked: (blocker, other) => people.hasBlocked(blocker, other), openChat,
+      newRoomId: () => ids.next(), hasBlocked: (blocker, other) => people.hasBlocked(blocker, other), openChat, memberIds,
       onChange: (change) => membershipEffect(change), cache: storeCache,
     });
     const files = new FileService(ports.files, ports.people, rooms, {
@@ -179,7 +182,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     }, ids, config.maxTextLength);
     membershipEffect = membershipEffects({
       store, feed, messages, language: config.systemMessageLanguage as SystemMessageLanguage, logger,
-      nameInRoom: (roomId, userId) => openChat.senderName(roomId, userId),
+      nameInRoom: (roomId, userId) => openChat.senderName(roomId, userId), naming: (room) => rooms.naming(room),
     });
 
     const revoked = new RevokedSessions(config.accessTokenTtlSeconds * 1000);
@@ -197,7 +200,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     let socketServer: SocketServer | undefined;
     const emit = (event: RoomEvent): void => void events.emit('roomEvent', event);
     const directory: RoomDirectory = new RoomDirectory(runtime, (roomId) => spawnRoom(roomId, {
-      nodeId: name, runtime, directory: () => directory, presence, recovery: { store, bus, feed }, metrics, logger, emit,
+      nodeId: name, runtime, directory: () => directory, presence, recovery: { store, bus, feed }, naming: (id) => memberIds.of(id), metrics, logger, emit,
       publisher: socketServer!, recoveryLimit: config.recoveryLimit, recentBytes: config.recentBytes, roomIdleMs: config.roomIdleMs,
       gapRepairMs: config.gapRepairMs, gapSkipMs: config.gapSkipMs,
     }));
@@ -205,7 +208,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     const notifier = spawnNotifier({
       runtime, presence, store, pusher: ports.pusher, metrics, logger, coalesceMs: config.pushCoalesceMs,
       blockedRecipients: (roomId, senderId, recipients) => blocks.blockedRecipients(roomId, senderId, recipients),
-      openRoomTitle: async (roomId) => (await openChat.entry(roomId))?.title,
+      openRoomTitle: async (roomId) => (await openChat.entry(roomId))?.title, naming: (roomId) => memberIds.of(roomId),
     });
 
     const subscriptions: BusSubscription[] = [];
@@ -233,6 +236,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
         return spawnSession(socket, admitted, sessionDeps);
       },
       tell: (session, message) => runtime.tell(session, message),
+      openRoomIdOf: (roomId, userId) => memberIds.inOpenRoom(roomId, userId),
     });
     const sockets = socketServer;
     const unsubscribeRevocations = tokens.onRevoked((session) => {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { realIds, type MemberNaming } from '../chat/member-ids.ts';
 import type { ChatMessage, DeviceId, Membership, MessageEvent, RoomId, User, UserId } from '../chat/model.ts';
 import { defaultTitle } from '../chat/rooms.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
@@ -24,6 +25,8 @@ export interface NotifierDeps {
   blockedRecipients?: (roomId: RoomId, senderId: string, recipients: string[]) => Promise<Set<string>>;
   /** An open room's own title, which its members see instead of each other's (real) names. */
   openRoomTitle?: (roomId: RoomId) => Promise<string | undefined>;
+  /** How a room names its members to clients: a push names the sender as the room does (an open room's own id). */
+  naming?: (roomId: RoomId) => Promise<MemberNaming>;
 }
 
 /** Who a push goes to, and what this recipient calls the room. */
@@ -35,6 +38,8 @@ interface Target {
   title: string;
   /** Group room: the body names the sender, since the title does not. */
   group: boolean;
+  /** How the room names the sender in `senderId`. */
+  name: MemberNaming;
 }
 
 /** A device's push state for one room within the coalescing window. */
@@ -55,6 +60,7 @@ interface NotifierState {
 /** A room's members as one batch of messages sees them (muted flags, titles), read once per batch. */
 interface RoomContext {
   members: Map<UserId, Membership>;
+  name: MemberNaming;
   users?: Array<Pick<User, 'userId' | 'nickname'>>;
   /** Looked up once per batch, for group rooms only; null: not an open room. */
   openTitle?: string | null;
@@ -71,7 +77,7 @@ function notification(target: Target, message: ChatMessage, count = 1): PushNoti
     deviceId: target.deviceId,
     title: target.title,
     body: count > 1 ? `${body} (+${count - 1} more)` : body,
-    data: { type: 'message', roomId: message.roomId, messageId: message.messageId, senderId: message.senderId, count: String(count) },
+    data: { type: 'message', roomId: message.roomId, messageId: message.messageId, senderId: target.name(message.senderId), count: String(count) },
   };
 }
 
@@ -97,7 +103,8 @@ export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
   async function roomContext(cache: Map<RoomId, RoomContext>, roomId: RoomId): Promise<RoomContext> {
     let context = cache.get(roomId);
     if (!context) {
-      context = { members: new Map((await deps.store.members(roomId)).map((m) => [m.userId, m])) };
+      const [members, name] = await Promise.all([deps.store.members(roomId), deps.naming?.(roomId) ?? realIds]);
+      context = { members: new Map(members.map((m) => [m.userId, m])), name };
       cache.set(roomId, context);
     }
     return context;
@@ -161,7 +168,7 @@ export function spawnNotifier(deps: NotifierDeps): ActorRef<NotifierMessage> {
         const membership = context.members.get(token.userId)!;
         const target: Target = {
           token: token.token, userId: token.userId, deviceId: token.deviceId,
-          title: await targetTitle(context, membership, message), group: context.members.size > 2,
+          title: await targetTitle(context, membership, message), group: context.members.size > 2, name: context.name,
         };
         if (deps.coalesceMs === 0) {
           outgoing.push(notification(target, message));

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ChatError } from '../chat/errors.ts';
 import { messageDto } from '../chat/dto.ts';
+import { namedMessage, realIds, type MemberNaming } from '../chat/member-ids.ts';
 import { approximateBytes, type ChatMessage, type EventOrigin, type MessageId, type RoomEvent, type RoomId, type RoomSignal, type UserId } from '../chat/model.ts';
 import { missedSince, type RecoveryPorts } from '../chat/recovery.ts';
 import { compareIds } from '../chat/snowflake.ts';
@@ -37,7 +38,7 @@ export type RoomMessage =
   /** Time to see whether the room went quiet: a quiet room lets its recent messages go. */
   | { type: 'quiet' }
   // From here on: sent by the room to itself.
-  | { type: 'subscribed'; subscription: FeedSubscription }
+  | { type: 'subscribed'; subscription: FeedSubscription; name: MemberNaming }
   | { type: 'subscribe-failed'; error: unknown }
   | { type: 'ready'; joining: Joining; present: string[]; missed: ChatMessage[]; recovered: boolean }
   | { type: 'entries'; entries: FeedEntry[] }
@@ -51,6 +52,8 @@ export interface RoomDeps {
   directory: () => RoomDirectory;
   presence: PresenceStore;
   recovery: RecoveryPorts;
+  /** How the room names its members in what it sends (per-room ids in an open room); read once, before the feed. */
+  naming: (roomId: RoomId) => Promise<MemberNaming>;
   publisher: TopicPublisher;
   metrics: Metrics;
   logger: Logger;
@@ -71,6 +74,8 @@ interface RoomState {
   /** Connections whose sockets are subscribed to the room's topic (joined, not just joining). */
   live: Set<string>;
   subscription?: FeedSubscription;
+  /** How frames name members, known with the subscription: every member sees the same ids, so a frame is encoded once. */
+  name: MemberNaming;
   /** Joins waiting for the feed subscription. */
   waiting: Joining[];
   order?: RoomOrder;
@@ -190,7 +195,7 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
       }
       if (compareIds(entry.message.messageId, state.lastDelivered) > 0) state.lastDelivered = entry.message.messageId;
       remember(state, entry.message);
-      fanOut(state, { type: 'message', roomId, message: messageDto(entry.message) }, entry.origin);
+      fanOut(state, { type: 'message', roomId, message: messageDto(namedMessage(entry.message, state.name)) }, entry.origin);
       deps.emit({ kind: 'message', roomId, message: entry.message, seq: entry.seq, ...(entry.origin ? { origin: entry.origin } : {}) });
     }
   };
@@ -220,13 +225,16 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
 
   const onSignal = (state: RoomState, event: RoomSignal): void => {
     deps.emit(event);
+    // Before the feed subscription no socket here is subscribed to the room, and the naming is not known yet.
+    if (!state.order && event.kind !== 'membership') return;
+    const { name } = state;
     switch (event.kind) {
       case 'typing':
-        return fanOut(state, { type: 'typing', roomId, userId: event.userId }, event.origin);
+        return fanOut(state, { type: 'typing', roomId, userId: name(event.userId) }, event.origin);
       case 'read':
-        return fanOut(state, { type: 'read', roomId, userId: event.userId, messageId: event.messageId }, event.origin);
+        return fanOut(state, { type: 'read', roomId, userId: name(event.userId), messageId: event.messageId }, event.origin);
       case 'presence':
-        return fanOut(state, { type: 'presence', roomId, event: event.event, userId: event.userId }, event.origin);
+        return fanOut(state, { type: 'presence', roomId, event: event.event, userId: name(event.userId) }, event.origin);
       case 'membership':
         if (event.change === 'left') {
           for (const member of [...state.members.values()]) {
@@ -286,7 +294,7 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
 
   const behavior: Behavior<RoomState, RoomMessage> = {
     initialState: () => ({
-      members: new Map(), live: new Set(), waiting: [], recent: [], recentBytes: 0, lastDeliveredAt: 0, preparing: 0, lastDelivered: '0', repairing: false,
+      members: new Map(), live: new Set(), name: realIds, waiting: [], recent: [], recentBytes: 0, lastDeliveredAt: 0, preparing: 0, lastDelivered: '0', repairing: false,
     }),
     // A crash skips the message but keeps the members: forgetting them would strand their sockets.
     onCrash: 'resume',
@@ -303,6 +311,7 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
         }
         case 'subscribed': {
           state.subscription = message.subscription;
+          state.name = message.name;
           state.order = new RoomOrder(message.subscription.through);
           for (const joining of state.waiting.splice(0)) {
             if (state.members.get(joining.member.socket.connectionId) === joining.member) prepareJoin(state, joining, false);
@@ -332,8 +341,10 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
           }
           member.socket.subscribe(topic);
           state.live.add(member.socket.connectionId);
+          const { name } = state;
           member.socket.reply({
-            type: 'joined', ref: joining.ref, roomId, present, missed: missed.map(messageDto), recovered: message.recovered,
+            type: 'joined', ref: joining.ref, roomId, myId: name(member.userId), present: present.map(name),
+            missed: missed.map((m) => messageDto(namedMessage(m, name))), recovered: message.recovered,
           });
           runtime.tell(member.session, { type: 'joined', roomId });
           return state;
@@ -402,10 +413,10 @@ export function spawnRoom(roomId: RoomId, deps: RoomDeps): ActorRef<RoomMessage>
   let stopped = false;
   self = runtime.spawn('rooms', `room-${roomId}`, behavior);
   deps.metrics.rooms.inc();
-  feed.subscribe({ room: roomId }, handler).then(
-    (subscription) => {
+  deps.naming(roomId).then((name) => feed.subscribe({ room: roomId }, handler).then((subscription) => ({ subscription, name }))).then(
+    ({ subscription, name }) => {
       if (stopped) subscription.stop().catch(() => undefined);
-      else runtime.tell(self, { type: 'subscribed', subscription });
+      else runtime.tell(self, { type: 'subscribed', subscription, name });
     },
     (error: unknown) => runtime.tell(self, { type: 'subscribe-failed', error }),
   );

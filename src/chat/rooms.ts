@@ -2,6 +2,7 @@ import type { RoomFeed } from '../infra/ports/feed.ts';
 import type { PresenceStore } from '../infra/ports/presence.ts';
 import type { ChatStore, MembershipPatch } from '../infra/ports/store.ts';
 import { badRequest, forbidden, notFound } from './errors.ts';
+import { namedMessage, realIds, type MemberIds, type MemberNaming } from './member-ids.ts';
 import type { ChatMessage, Membership, Room, RoomId, User, UserId } from './model.ts';
 import type { StoreCache } from './store-cache.ts';
 
@@ -16,10 +17,13 @@ export interface RoomMember {
   joinedAt: number;
 }
 
+/** Rooms as members see them: in an open room every member, the host and the viewer go by their ids in that room. */
 export interface RoomDetail {
   roomId: RoomId;
   title: string;
   hostId: UserId;
+  /** The id that names the viewer in this room (their user id; in an open room their id there). */
+  myId: string;
   isOpen: boolean;
   inputLock: boolean;
   /** My membership is muted: no pushes from this room. */
@@ -67,6 +71,8 @@ export interface RoomOptions {
     /** The directory entry of an open room: its title is the room's default title for every member. */
     entry(roomId: RoomId): Promise<{ title: string } | undefined>;
   };
+  /** Per-room ids of open rooms' members; absent: members go by their user ids everywhere. */
+  memberIds?: MemberIds;
   now?: () => number;
   /** Copies of rooms and memberships for the checks of sockets (checkMember); the store is asked every time without. */
   cache?: StoreCache;
@@ -87,7 +93,10 @@ export class RoomService {
     this.now = options.now ?? Date.now;
   }
 
-  async create(hostId: UserId, userIds: UserId[], title?: string, isOpen = false): Promise<RoomDetail> {
+  /** With `openProfileId` (open rooms only) the host shows that open profile, as if joining with it; without, their own profile. */
+  async create(hostId: UserId, userIds: UserId[], title?: string, isOpen = false, openProfileId?: string): Promise<RoomDetail> {
+    if (openProfileId !== undefined && !isOpen) throw badRequest('body/openProfileId is for open rooms (isOpen: true)', 'room_not_open');
+    if (openProfileId !== undefined && !this.options.openChat) throw forbidden('open profiles are not available on this server', 'open_chat_unavailable');
     const invited = [...new Set(userIds.filter((id) => id !== hostId))];
     const found = new Set((await this.store.getUsers(invited)).filter((u) => u.leftAt === null).map((u) => u.userId));
     const missing = invited.findIndex((id) => !found.has(id));
@@ -98,6 +107,8 @@ export class RoomService {
 
     const now = this.now();
     const room: Room = { roomId: this.options.newRoomId(), hostId, isOpen, createdAt: now };
+    // Before the room exists, so that nothing ever shows the host under their own name.
+    if (openProfileId !== undefined) await this.options.openChat?.setAlias(room.roomId, hostId, openProfileId);
     const members: Membership[] = [hostId, ...invited].map((userId) => ({
       roomId: room.roomId, userId, joinedAt: now, title: userId === hostId ? title ?? null : null, inputLock: false, muted: false,
     }));
@@ -111,11 +122,16 @@ export class RoomService {
   /** A member adds users to the room; users already in it are left as they are. */
   async invite(userId: UserId, roomId: RoomId, userIds: UserId[]): Promise<RoomDetail> {
     await this.requireMember(userId, roomId);
-    const current = new Set((await this.store.members(roomId)).map((m) => m.userId));
-    const wanted = [...new Set(userIds)].filter((id) => !current.has(id));
+    const room = await this.room(roomId);
+    const members = (await this.store.members(roomId)).map((m) => m.userId);
+    const current = new Set(members);
+    // In an open room a member may be named by their id there (as every client sees them).
+    const ids = this.options.memberIds;
+    const asked = ids ? userIds.map((id) => ids.resolve(room, id, members)) : userIds;
+    const wanted = [...new Set(asked)].filter((id) => !current.has(id));
     const found = new Set((await this.store.getUsers(wanted)).filter((u) => u.leftAt === null).map((u) => u.userId));
     const missing = wanted.findIndex((id) => !found.has(id));
-    if (missing >= 0) throw badRequest(`body/users/${userIds.indexOf(wanted[missing]!)} is not a known user`, 'unknown_user');
+    if (missing >= 0) throw badRequest(`body/users/${asked.indexOf(wanted[missing]!)} is not a known user`, 'unknown_user');
     const now = this.now();
     for (const invited of wanted) {
       await this.store.addMember({ roomId, userId: invited, joinedAt: now, title: null, inputLock: false, muted: false });
@@ -181,18 +197,31 @@ export class RoomService {
     if (!mine) throw forbidden('you are not a member of this room', 'not_member');
     const users = await this.named(roomId, await this.store.getUsers(members.map((m) => m.userId)));
     const shown = new Map(users.map((u) => [u.userId, u]));
+    const name = this.naming(room);
     return {
-      roomId, hostId: room.hostId, isOpen: room.isOpen, createdAt: room.createdAt, inputLock: mine.inputLock, muted: mine.muted,
+      roomId, hostId: name(room.hostId), myId: name(userId), isOpen: room.isOpen, createdAt: room.createdAt, inputLock: mine.inputLock, muted: mine.muted,
       title: mine.title ?? (await this.openTitle(room)) ?? defaultTitle(userId, users),
       members: members
-        .map((m) => ({ userId: m.userId, nickname: shown.get(m.userId)?.nickname ?? '', imageUrl: shown.get(m.userId)?.imageUrl ?? null, joinedAt: m.joinedAt }))
+        .map((m) => ({ userId: name(m.userId), nickname: shown.get(m.userId)?.nickname ?? '', imageUrl: shown.get(m.userId)?.imageUrl ?? null, joinedAt: m.joinedAt }))
         .sort((a, b) => a.joinedAt - b.joinedAt),
     };
   }
 
-  async memberIds(userId: UserId, roomId: RoomId): Promise<UserId[]> {
+  /** The members' ids as the room shows them. */
+  async memberIds(userId: UserId, roomId: RoomId): Promise<string[]> {
     await this.requireMember(userId, roomId);
-    return (await this.store.members(roomId)).map((m) => m.userId);
+    const name = this.naming(await this.room(roomId));
+    return (await this.store.members(roomId)).map((m) => name(m.userId));
+  }
+
+  /** How a room names its members to clients. */
+  naming(room: Room): MemberNaming {
+    return this.options.memberIds?.forRoom(room) ?? realIds;
+  }
+
+  /** The same, by the room's id. */
+  async namingOf(roomId: RoomId): Promise<MemberNaming> {
+    return (await this.options.memberIds?.of(roomId)) ?? realIds;
   }
 
   /** My rooms, most recently active first. */
@@ -260,10 +289,11 @@ export class RoomService {
     if (!room) return undefined;
     const title = membership.title ?? (await this.openTitle(room))
       ?? defaultTitle(userId, await this.named(roomId, await this.store.getUsers(members.map((m) => m.userId))));
+    const name = this.naming(room);
     return {
-      roomId, title, hostId: room.hostId, isOpen: room.isOpen, inputLock: membership.inputLock, createdAt: room.createdAt,
+      roomId, title, hostId: name(room.hostId), isOpen: room.isOpen, inputLock: membership.inputLock, createdAt: room.createdAt,
       memberCount: members.length,
-      lastMessage: lastMessage ?? null,
+      lastMessage: lastMessage ? namedMessage(lastMessage, name) : null,
       unreadCount: await this.store.countAfter(roomId, readPosition, UNREAD_CAP),
     };
   }

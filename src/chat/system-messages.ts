@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { RoomFeed } from '../infra/ports/feed.ts';
 import type { ChatStore } from '../infra/ports/store.ts';
+import type { MemberNaming } from './member-ids.ts';
 import type { MessageService } from './messages.ts';
-import type { MessageType, RoomId, RoomView, UserId, UserSignal } from './model.ts';
+import type { MessageType, Room, RoomId, RoomView, UserId, UserSignal } from './model.ts';
 import { defaultTitle, type MembershipChange } from './rooms.ts';
 
 export type SystemMessageLanguage = 'ko' | 'en';
@@ -36,6 +37,8 @@ export interface MembershipEffectsDeps {
   logger: Logger;
   /** The name a user goes by in a room when it is not their nickname (an open room's alias). */
   nameInRoom?: (roomId: RoomId, userId: UserId) => Promise<string | undefined>;
+  /** How a room names its members to clients (room events carry the host by the id an open room shows). */
+  naming?: (room: Room) => MemberNaming;
 }
 
 /**
@@ -75,8 +78,9 @@ export function membershipEffects(deps: MembershipEffectsDeps): (change: Members
     const signals: UserSignal[] = [];
     if (room) {
       const users = await store.getUsers(members.map((m) => m.userId));
+      const hostId = deps.naming ? deps.naming(room)(room.hostId) : room.hostId;
       const view = (userId: UserId): RoomView => ({
-        roomId, hostId: room.hostId, isOpen: room.isOpen, memberCount: members.length,
+        roomId, hostId, isOpen: room.isOpen, memberCount: members.length,
         title: members.find((m) => m.userId === userId)?.title ?? defaultTitle(userId, users),
       });
       const added = new Set(change.kind === 'created' ? members.map((m) => m.userId)

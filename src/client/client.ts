@@ -172,6 +172,9 @@ export function createClient(options: ClientOptions): FlametalkClient {
       const { roomId } = feed;
       handle = {
         roomId,
+        get myId() {
+          return feed.myId;
+        },
         get present() {
           return feed.present;
         },

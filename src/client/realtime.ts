@@ -319,7 +319,7 @@ export class Realtime {
       const held = socket.release(roomId);
       if (this.feeds.get(roomId) !== feed) return;
       const first = !feed.joinedOnce;
-      feed.joined(reply.present, [...missed, ...held]);
+      feed.joined(reply.myId, reply.present, [...missed, ...held]);
       if (first && since === undefined) feed.baseline = this.baselineOf(feed);
       if (socket === this.current) this.queue.flush(socket, roomId);
     } catch (error) {
@@ -359,7 +359,7 @@ export class Realtime {
     if (!me || !feed) return;
     const { messageType, contents, fileUrl } = item.command;
     feed.deliverOwn({
-      messageId: ack.messageId, messageType, senderId: me.userId, nickname: me.nickname, roomId: item.roomId,
+      messageId: ack.messageId, messageType, senderId: feed.myId || me.userId, nickname: me.nickname, roomId: item.roomId,
       contents, fileUrl: fileUrl ?? null, createdAt: ack.createdAt,
     });
   }

@@ -22,6 +22,8 @@ export interface RoomEvents {
 /** What the app holds for a joined room. */
 export interface RoomHandle {
   readonly roomId: string;
+  /** The id that names me in this room's messages and events: my user id, or in an open room my id there. */
+  readonly myId: string;
   /** Who is in the room right now (kept up to date from presence events). */
   readonly present: ReadonlySet<string>;
   /** Messages a join with `since` recovered (oldest first); they are not emitted as events. */
@@ -46,6 +48,8 @@ export class RoomFeed {
   /** Set when a join without `since` needs the room's newest id as the point to resume from. */
   baseline: Promise<void> | undefined;
   joinedOnce = false;
+  /** From the first `joined` reply on (the handle exists only after it). */
+  myId = '';
   private lastSeen: string | undefined;
   private readonly seen = new RecentIds();
   private settleFirst!: { resolve(): void; reject(error: FlametalkError): void };
@@ -69,9 +73,10 @@ export class RoomFeed {
   }
 
   /** Applies a `joined` reply: the present set and the messages missed (merged with those that came live meanwhile). */
-  joined(present: string[], messages: MessageDto[]): void {
+  joined(myId: string, present: string[], messages: MessageDto[]): void {
     const first = !this.joinedOnce;
     this.joinedOnce = true;
+    this.myId = myId;
     const before = new Set(this.present);
     this.present.clear();
     for (const userId of present) this.present.add(userId);

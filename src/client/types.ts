@@ -13,6 +13,8 @@ export interface Room {
   roomId: string;
   title: string;
   hostId: string;
+  /** The id that names me among `members`, in messages and events: my user id, or in an open room my id there. */
+  myId: string;
   isOpen: boolean;
   inputLock: boolean;
   createdAt: string;
@@ -62,6 +64,8 @@ export interface CreateRoomInput {
   users: string[];
   title?: string;
   isOpen?: boolean;
+  /** An open room's host shows this open profile instead of their own. */
+  openProfileId?: string;
 }
 
 export interface SendOptions {

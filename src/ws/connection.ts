@@ -32,6 +32,8 @@ export interface SocketServerDeps {
   admit(identity: Identity): Promise<SessionIdentity>;
   openSession(socket: SocketHandle, admission: Promise<SessionIdentity>): ActorRef<SessionMessage>;
   tell(session: ActorRef<SessionMessage>, message: SessionMessage): void;
+  /** The id a user goes by in an open room, which a client may name itself by there (the presence socket's userId). */
+  openRoomIdOf?(roomId: string, userId: string): string;
 }
 
 /** What every connection may use of its server. */

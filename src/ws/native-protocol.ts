@@ -92,7 +92,8 @@ export function parseCommand(text: string): { command: ClientCommand } | { error
 
 /** Frames the server sends. */
 export type ServerFrame =
-  | { type: 'joined'; ref?: Ref; roomId: string; present: string[]; missed: MessageDto[]; recovered: boolean }
+  /** `myId`: the id that names me in this room's frames (my user id; in an open room my id there). */
+  | { type: 'joined'; ref?: Ref; roomId: string; myId: string; present: string[]; missed: MessageDto[]; recovered: boolean }
   | { type: 'left'; ref?: Ref; roomId: string }
   | { type: 'ack'; ref?: Ref; clientMsgId: string; messageId: string; createdAt: string }
   | { type: 'pong'; ref?: Ref }

@@ -52,7 +52,7 @@ describe('rooms over HTTP', () => {
     const closed = await node.createRoom(ann, [bob]);
     const joined = await node.request('POST', '/api/chatroom/join', { token: cat.accessToken, body: { chatroomId: open } });
     assert.equal(joined.status, 200);
-    assert.ok(joined.body.data.members.some((m: { userId: string }) => m.userId === cat.userId));
+    assert.ok(joined.body.data.members.some((m: { userId: string; nickname: string }) => m.userId === joined.body.data.myId && m.nickname === cat.nickname));
     assert.equal((await node.request('POST', '/api/chatroom/join', { token: cat.accessToken, body: { chatroomId: open } })).status, 200, 'joining twice is harmless');
     const refused = await node.request('POST', '/api/chatroom/join', { token: cat.accessToken, body: { chatroomId: closed } });
     assert.equal(refused.status, 403);

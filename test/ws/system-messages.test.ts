@@ -52,12 +52,17 @@ describe('system messages and room events', () => {
     const invited = await node.request('POST', `/api/chatroom/${roomId}/invite`, { token: bob.accessToken, body: { users: [cat.userId, ann.userId] } });
     assert.equal(invited.status, 200);
     assert.equal(invited.body.data.members.length, 3);
+    // An open room names every member by an id of its own (see test/http/open-chat.test.ts).
+    const idOf = new Map<string, string>(invited.body.data.members.map((m: { nickname: string; userId: string }) => [m.nickname, m.userId]));
+    assert.notEqual(idOf.get('Ann'), ann.userId);
     const added = await catAdded;
-    assert.deepEqual(added.room, { roomId, title: 'Ann, Bob', hostId: ann.userId, isOpen: true, memberCount: 3 });
+    assert.deepEqual(added.room, { roomId, title: 'Ann, Bob', hostId: idOf.get('Ann'), isOpen: true, memberCount: 3 });
     assert.equal((await annUpdated).room.title, 'Bob, Cat', 'each user\'s own default title');
 
     const danAdded = danSocket.next((f) => f.type === 'room' && f.event === 'added' && f.room.roomId === roomId);
-    assert.equal((await node.request('POST', '/api/chatroom/join', { token: dan.accessToken, body: { chatroomId: roomId } })).status, 200);
+    const danJoined = await node.request('POST', '/api/chatroom/join', { token: dan.accessToken, body: { chatroomId: roomId } });
+    assert.equal(danJoined.status, 200);
+    idOf.set('Dan', danJoined.body.data.myId);
     assert.equal((await danAdded).room.memberCount, 4);
 
     const catRemoved = catSocket.next((f) => f.type === 'room' && f.event === 'removed');
@@ -72,11 +77,12 @@ describe('system messages and room events', () => {
     await waitFor(() => native.of('message', roomId).filter((f) => kinds.includes(f.message.messageType)).length === 3, 'native gets all three');
     await waitFor(() => sub.messages.filter((m) => kinds.includes(m.message_type)).length === 3, 'STOMP gets all three');
     const nativeSystem = native.of('message', roomId).map((f) => f.message).filter((m) => kinds.includes(m.messageType));
+    const [bobId, catId, danId] = [idOf.get('Bob'), idOf.get('Cat'), idOf.get('Dan')];
     assert.deepEqual(nativeSystem.map((m) => [m.messageType, m.senderId, m.userIds]), [
-      ['INVITE', bob.userId, [cat.userId]], ['ENTER', dan.userId, [dan.userId]], ['LEAVE', cat.userId, [cat.userId]],
+      ['INVITE', bobId, [catId]], ['ENTER', danId, [danId]], ['LEAVE', catId, [catId]],
     ]);
     assert.deepEqual(sub.messages.filter((m) => kinds.includes(m.message_type)).map((m) => [m.message_type, m.contents, m.user_ids]), [
-      ['INVITE', 'Bob님이 Cat님을 초대했습니다.', [cat.userId]], ['ENTER', 'Dan님이 입장했습니다.', [dan.userId]], ['LEAVE', 'Cat님이 나갔습니다.', [cat.userId]],
+      ['INVITE', 'Bob님이 Cat님을 초대했습니다.', [catId]], ['ENTER', 'Dan님이 입장했습니다.', [danId]], ['LEAVE', 'Cat님이 나갔습니다.', [catId]],
     ]);
     const stored = (await history(roomId)).reverse().map((m) => m.messageType);
     assert.deepEqual(stored, ['INVITE', 'INVITE', 'ENTER', 'LEAVE'], 'in history once each, in order');

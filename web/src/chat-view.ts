@@ -35,7 +35,7 @@ export class ChatView {
   private readonly unsubscribe: Array<() => void> = [];
   private closed = false;
 
-  constructor(private readonly client: FlametalkClient, private readonly session: Session, readonly roomId: string, private readonly events: ChatViewEvents) {
+  constructor(private readonly client: FlametalkClient, session: Session, readonly roomId: string, private readonly events: ChatViewEvents) {
     this.messages = new MessageList(session.userId);
     this.olderButton.addEventListener('click', () => void this.loadOlder());
     this.scroller = h('div', { id: 'scroller' }, this.olderButton, this.messages.element);
@@ -59,6 +59,8 @@ export class ChatView {
       if (this.closed) return void handle.leave();
       this.handle = handle;
       this.header.textContent = room.title || '(no title)';
+      // An open room names me by an id of its own.
+      this.messages.me = room.myId;
       this.nicknames = new Map(room.members.map((m) => [m.userId, m.nickname]));
       this.memberIds = room.members.map((m) => m.userId);
       this.unsubscribe.push(
@@ -129,7 +131,7 @@ export class ChatView {
     const atBottom = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 60;
     this.messages.add([message]);
     this.stopTyping(message.senderId);
-    if (atBottom || message.senderId === this.session.userId) this.scrollToBottom();
+    if (atBottom || message.senderId === this.messages.me) this.scrollToBottom();
     this.scheduleRead();
     this.events.changed();
   }
@@ -156,7 +158,7 @@ export class ChatView {
   }
 
   private someoneTyping(userId: string): void {
-    if (userId === this.session.userId) return;
+    if (userId === this.messages.me) return;
     clearTimeout(this.typers.get(userId));
     this.typers.set(userId, setTimeout(() => this.stopTyping(userId), TYPING_SHOWN_MS));
     this.renderTyping();
@@ -179,7 +181,7 @@ export class ChatView {
     replaceChildren(this.members, ...this.memberIds.map((userId) => {
       const online = present.has(userId);
       return h('li', { class: online ? 'member online' : 'member', 'data-user-id': userId, 'data-online': String(online), title: online ? 'in the room' : 'away' },
-        userId === this.session.userId ? `${this.nickname(userId)} (you)` : this.nickname(userId));
+        userId === this.messages.me ? `${this.nickname(userId)} (you)` : this.nickname(userId));
     }));
   }
 

@@ -14,7 +14,8 @@ export class MessageList {
   /** Who has read up to which message (read markers seen live). */
   private readonly readBy = new Map<string, { nickname: string; messageId: string }>();
 
-  constructor(private readonly me: string) {}
+  /** `me`: the id that names me in this room (my user id, or in an open room my id there). */
+  constructor(public me: string) {}
 
   get newest(): string | undefined {
     return this.order.at(-1);

@@ -2,6 +2,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, ChatError } from '../../chat/errors.ts';
 import { iso } from '../../chat/dto.ts';
+import { realIds, type MemberNaming } from '../../chat/member-ids.ts';
 import { MAX_LIST, type FileService, type FileView } from '../../files/files.ts';
 import { requireAuth } from '../authentication.ts';
 import type { HttpDeps } from '../deps.ts';
@@ -21,9 +22,10 @@ export function originOf(request: FastifyRequest, publicUrl: string | undefined)
 }
 
 /** File URLs are absolute, so that a FILE message's fileUrl works wherever it is shown. */
-export const fileDto = (f: FileView, origin: string) => ({
+/** `name`: how the file's room names its members (the uploader goes by their id in an open room). */
+export const fileDto = (f: FileView, origin: string, name: MemberNaming = realIds) => ({
   fileId: f.fileId, title: f.title, extension: f.extension, size: f.size, contentType: f.contentType, url: `${origin}${f.url}`,
-  roomId: f.roomId, uploaderId: f.uploaderId, createdAt: iso(f.createdAt),
+  roomId: f.roomId, uploaderId: name(f.uploaderId), createdAt: iso(f.createdAt),
 });
 
 const idParams = (name: string) => ({ type: 'object', required: [name], additionalProperties: false, properties: { [name]: snowflakeId } }) as const;
@@ -109,12 +111,17 @@ export async function fileRoutes(app: FastifyInstance, deps: HttpDeps & { files:
       if (!stored) throw badRequest('no file in the form field "file"', 'file_required');
       // chatroomId came after the file: checked now, and nothing is kept if it fails.
       if (roomId !== null && stored.roomId !== roomId) stored = await files.attachToRoom(userId, stored, roomId);
-      return send(reply, 201, 'file stored', fileDto(stored, origin(request)));
+      const name = stored.roomId === null ? realIds : await deps.rooms.namingOf(stored.roomId);
+      return send(reply, 201, 'file stored', fileDto(stored, origin(request), name));
     });
 
     signedIn.get<{ Params: { id: string } }>('/api/file/:id', {
       schema: { summary: "A file's metadata and a fresh signed URL (the uploader or the room's members)", params: idParams('id'), response: replies(200, 'The file', fileSchema) },
-    }, async (request, reply) => ok(reply, 'file', fileDto(await files.metadata(request.identity.userId, request.params.id), origin(request))));
+    }, async (request, reply) => {
+      const file = await files.metadata(request.identity.userId, request.params.id);
+      const name = file.roomId === null ? realIds : await deps.rooms.namingOf(file.roomId);
+      return ok(reply, 'file', fileDto(file, origin(request), name));
+    });
 
     signedIn.get<{ Params: { roomId: string }; Querystring: { limit?: number } }>('/api/file/chatroom/:roomId', {
       schema: {
@@ -122,7 +129,12 @@ export async function fileRoutes(app: FastifyInstance, deps: HttpDeps & { files:
         querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: MAX_LIST, default: 50 } } },
         response: replies(200, 'Files', object({ files: arrayOf(fileSchema) })),
       },
-    }, async (request, reply) => ok(reply, 'room files', { files: (await files.roomFiles(request.identity.userId, request.params.roomId, request.query.limit)).map((f) => fileDto(f, origin(request))) }));
+    }, async (request, reply) => {
+      const { roomId } = request.params;
+      const found = await files.roomFiles(request.identity.userId, roomId, request.query.limit);
+      const name = await deps.rooms.namingOf(roomId);
+      return ok(reply, 'room files', { files: found.map((f) => fileDto(f, origin(request), name)) });
+    });
 
     signedIn.delete<{ Params: { id: string } }>('/api/file/:id', {
       schema: { summary: 'Delete a file (the uploader)', params: idParams('id'), response: replies(200, 'Deleted', { type: 'null' }) },

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { messageDto } from '../../chat/dto.ts';
+import { namedMessage } from '../../chat/member-ids.ts';
 import { requireAuth } from '../authentication.ts';
 import type { HttpDeps } from '../deps.ts';
 import { ok } from '../envelope.ts';
@@ -23,9 +24,10 @@ export async function historyRoutes(app: FastifyInstance, deps: HttpDeps): Promi
     await deps.rooms.requireMember(request.identity.userId, roomId);
     const { lastReadMessageId, before, limit } = request.query;
     const page = await deps.messages.history(roomId, { before, after: lastReadMessageId, limit });
+    const name = await deps.rooms.namingOf(roomId);
     // FILE messages outlive their URL's signature: history hands out fresh ones.
     const { files } = deps;
     const fresh = files ? page.messages.map((m) => (m.messageType === 'FILE' && m.fileUrl ? { ...m, fileUrl: files.refreshUrl(m.fileUrl) } : m)) : page.messages;
-    return ok(reply, 'history, newest first', { messages: fresh.map(messageDto), nextCursor: page.nextCursor });
+    return ok(reply, 'history, newest first', { messages: fresh.map((m) => messageDto(namedMessage(m, name))), nextCursor: page.nextCursor });
   });
 }

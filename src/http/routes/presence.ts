@@ -10,6 +10,7 @@ export async function presenceRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   app.get<{ Params: { roomId: string } }>('/api/presence/:roomId', { schema: { params: roomParams('roomId') } }, async (request, reply) => {
     const { roomId } = request.params;
     await deps.rooms.requireMember(request.identity.userId, roomId);
-    return ok(reply, 'users present in the room', { roomId, userIds: await deps.presence.present(roomId) });
+    const name = await deps.rooms.namingOf(roomId);
+    return ok(reply, 'users present in the room', { roomId, userIds: (await deps.presence.present(roomId)).map(name) });
   });
 }

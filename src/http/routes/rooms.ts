@@ -25,13 +25,13 @@ export async function roomRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
   const { rooms } = deps;
   requireAuth(app, deps.authenticate);
 
-  app.post<{ Body: { users: string[]; title?: string; isOpen?: boolean } }>('/api/chatroom', {
+  app.post<{ Body: { users: string[]; title?: string; isOpen?: boolean; openProfileId?: string } }>('/api/chatroom', {
     schema: {
-      body: body({ users: { type: 'array', items: userId, maxItems: 500 }, title, isOpen: { type: 'boolean' } }, ['users']),
+      body: body({ users: { type: 'array', items: userId, maxItems: 500 }, title, isOpen: { type: 'boolean' }, openProfileId: snowflakeId }, ['users']),
     },
   }, async (request, reply) => {
-    const { users, title: name, isOpen } = request.body;
-    return send(reply, 201, 'room created', detailDto(await rooms.create(request.identity.userId, users, name, isOpen)));
+    const { users, title: name, isOpen, openProfileId } = request.body;
+    return send(reply, 201, 'room created', detailDto(await rooms.create(request.identity.userId, users, name, isOpen, openProfileId)));
   });
 
   app.post<{ Body: { chatroomId: string; openProfileId?: string } }>('/api/chatroom/join', {
@@ -48,8 +48,9 @@ export async function roomRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
 
   app.get<{ Params: { id: string } }>('/api/chatroom/:id', { schema: { params: roomParams('id') } }, async (request, reply) => {
     const room = detailDto(await rooms.detail(request.identity.userId, request.params.id));
+    const name = await rooms.namingOf(room.roomId);
     // The latest files of the room, as FlameTalk's room screen shows them.
-    const files = deps.files ? (await deps.files.latest(room.roomId)).map((f) => fileDto(f, originOf(request, deps.config.filesPublicUrl))) : undefined;
+    const files = deps.files ? (await deps.files.latest(room.roomId)).map((f) => fileDto(f, originOf(request, deps.config.filesPublicUrl), name)) : undefined;
     // An open room's link code, for members to share.
     const code = room.isOpen && deps.openChat ? (await deps.openChat.entry(room.roomId))?.code : undefined;
     return ok(reply, 'room', { ...room, ...(files ? { files } : {}), ...(code ? { code } : {}) });

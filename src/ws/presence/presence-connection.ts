@@ -79,10 +79,12 @@ export class PresenceConnection extends Connection {
     if (userId === undefined) return this.reject(400, 'bad_frame', 'userId must be a user id', { type });
     if (roomId === undefined) return this.reject(400, 'bad_frame', 'roomId must be a room id', { type, userId });
     const request: Request = { type, userId, roomId, deviceId };
-    // The token decides who this is; a frame cannot speak for someone else. A host's asynchronous
+    // The token decides who this is (by user id, or in an open room by the id there); a frame cannot
+    // speak for someone else. A host's asynchronous
     // authentication may still be deciding: frames wait for it, in order.
     const decide = (identity: { userId: string }): void => {
-      if (userId !== identity.userId) return this.reject(403, 'wrong_user', 'userId is not the signed-in user', request);
+      const me = userId === identity.userId || userId === this.context.deps.openRoomIdOf?.(roomId, identity.userId);
+      if (!me) return this.reject(403, 'wrong_user', 'userId is not the signed-in user', request);
       const ref = `p${++this.refs}`;
       this.pending.set(ref, request);
       this.tell({ type: 'command', command: type === 'ENTER' ? { type: 'join', ref, roomId } : { type: 'leave', ref, roomId }, receivedAt });
