@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { fullHistory, ProcessNode } from '../support/process-node.ts';
+import { portsForRestart } from '../support/restart-ports.ts';
 import { waitFor } from '../support/wait.ts';
 import { TestSocket } from '../support/ws-client.ts';
 import {
@@ -47,7 +48,8 @@ describe('web app in Chromium: the server process is killed and started again', 
   }
 
   it('both pages reconnect on their own and show every message once, in order, the one typed offline included', async () => {
-    const first = await start({ httpPort: 0, wsPort: 0 });
+    const ports = await portsForRestart();
+    const first = await start(ports);
     const baseUrl = first.baseUrl;
     const ann = await openApp(browser, baseUrl);
     const bob = await openApp(browser, baseUrl);
@@ -79,7 +81,7 @@ describe('web app in Chromium: the server process is killed and started again', 
     }
     await screenshot(ann.page, 'restart-1-ann-server-down');
 
-    const second = await start({ httpPort: first.httpPort, wsPort: first.wsPort });
+    const second = await start(ports);
     assert.equal(second.baseUrl, baseUrl, 'the same ports');
     // Sent the moment the process is back, most likely before either page has retried: both pages
     // learn of it only through the rejoin's `since`.

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { MessageDto } from '../../src/client/index.ts';
 import { ProcessNode } from '../support/process-node.ts';
+import { portsForRestart } from '../support/restart-ports.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 import { TcpProxy, clientOf, received, signUp, wholeHistory } from './support.ts';
 
@@ -35,7 +36,8 @@ describe('client SDK: the server process is killed and started again', { timeout
       nodes.push(node);
       return node;
     };
-    const first = await start({ httpPort: 0, wsPort: 0 }, 'embedded-0');
+    const ports = await portsForRestart();
+    const first = await start(ports, 'embedded-0');
     // Bob's socket goes through a relay the test can hold shut, so that he is sure to miss what Ann
     // sends once the server is back.
     const relay = await TcpProxy.start(first.wsPort);
@@ -61,7 +63,7 @@ describe('client SDK: the server process is killed and started again', { timeout
     assert.equal(annClient.pendingSends, 1);
     assert.equal(bobClient.pendingSends, 1);
 
-    await start({ httpPort: first.httpPort, wsPort: first.wsPort }, 'embedded-1');
+    await start(ports, 'embedded-1');
     await annQueued; // Ann is back: her queued send went out
     for (let i = 1; i <= 3; i++) await annRoom.send(`missed ${i}`);
     await sleep(300); // Bob's retries meanwhile fail at the relay
