@@ -66,4 +66,3 @@ describe('web app in Chromium: recovery', () => {
     assert.deepEqual(bob.errors, []);
   });
 });
-});
