@@ -1,29 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { TcpProxy, clientOf, received, signUp } from '../client/support.ts';
-import { startNode, type TestNode } from '../support/server.ts';
+import { startNode } from '../support/server.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 import {
-  ensureWebAppBuilt, launchChromium, openApp, screenshot, sendInPage, shownIds, shownMessages, signUpInPage, waitForState,
+  assertShownOnce, ensureWebAppBuilt, launchChromium, openApp, screenshot, sendInPage, shownMessages, signUpInPage, waitForState,
 } from './support.ts';
 
 const RELAXED = { rateLimitPerSecond: 1000, rateLimitBurst: 1000 };
-
-async function assertShownOnce(page: Page, expected: string[], what: string): Promise<void> {
-  await waitFor(async () => {
-    const shown = await shownMessages(page);
-    return expected.every((c) => shown.includes(c));
-  }, `${what}: every message shown`, 20_000, 50);
-  await waitFor(async () => (await page.locator('#messages .pending').count()) === 0, `${what}: no send left pending`, 20_000, 50);
-  await sleep(500); // a late duplicate would show up by now
-  assert.deepEqual(await shownMessages(page), expected, `${what}: each message once, in order`);
-  const ids = await shownIds(page);
-  assert.equal(new Set(ids).size, ids.length, `${what}: no message id twice`);
-}
 
 describe('web app in Chromium: recovery', () => {
   let browser: Browser;
@@ -79,54 +64,5 @@ describe('web app in Chromium: recovery', () => {
     assert.match((await bob.page.locator('#connection').textContent())!, /^Connected$/);
     await screenshot(bob.page, 'recovery-2-recovered');
     assert.deepEqual(bob.errors, []);
-  });
-
-  it('both pages ride out a server restart (embedded SQLite): reconnect, send what was queued once, keep the history', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'flametalk-browser-'));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-    // The pages reach the socket through a relay, as through a load balancer: the new process's
-    // socket port is another one (uWS cannot bind the old one again within this process).
-    const relay = await TcpProxy.start(1);
-    cleanups.push(() => relay.close());
-    const config = { ...RELAXED, embeddedStorage: 'sqlite' as const, dataDir, webAppWsUrl: `ws://127.0.0.1:${relay.port}/ws` };
-    let node: TestNode = await startNode({ config });
-    cleanups.push(() => node.stop());
-    relay.target = node.server.addresses.wsPort;
-    const { httpPort } = node.server.addresses;
-
-    const ann = await openApp(browser, node.baseUrl);
-    const bob = await openApp(browser, node.baseUrl);
-    cleanups.push(() => ann.context.close(), () => bob.context.close());
-    await signUpInPage(ann.page, 'Ann');
-    const bobAccount = await signUpInPage(bob.page, 'Bob');
-    await ann.page.locator('#new-room-users').fill(bobAccount.userId);
-    await ann.page.locator('#new-room button').click();
-    await ann.page.locator('#chat #room-title').filter({ hasText: 'Bob' }).waitFor();
-    const roomId = (await ann.page.locator('#chat').getAttribute('data-room-id'))!;
-    await bob.page.goto(`${node.baseUrl}/app/#/room/${roomId}`);
-    await bob.page.locator('#chat #room-title').filter({ hasText: 'Ann' }).waitFor();
-    await sendInPage(ann.page, 'before the restart');
-    await waitFor(async () => (await shownMessages(bob.page)).includes('before the restart'), 'Bob gets the first message');
-
-    await node.stop(); // drains: every socket is told 4200
-    await waitForState(ann.page, 'reconnecting', 'Ann sees the server go');
-    await waitForState(bob.page, 'reconnecting', 'Bob sees the server go');
-    await sendInPage(ann.page, 'written while the server was down');
-    await ann.page.locator('#messages .message.pending').waitFor();
-
-    node = await startNode({ config: { ...config, httpPort } });
-    relay.target = node.server.addresses.wsPort;
-    await waitForState(ann.page, 'connected', 'Ann reconnects to the new process', 40_000);
-    await waitForState(bob.page, 'connected', 'Bob reconnects to the new process', 40_000);
-    await sendInPage(bob.page, 'after the restart');
-    const everything = ['before the restart', 'written while the server was down', 'after the restart'];
-    await assertShownOnce(ann.page, everything, 'Ann after the restart');
-    await assertShownOnce(bob.page, everything, 'Bob after the restart');
-    await screenshot(ann.page, 'restart-1-ann');
-
-    // A reload on the new process: same session, same room, the history from SQLite.
-    await bob.page.reload();
-    await assertShownOnce(bob.page, everything, 'Bob after a reload');
-    assert.deepEqual([...ann.errors, ...bob.errors], []);
   });
 });

@@ -1,9 +1,10 @@
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { buildWebApp } from '../../scripts/build-web.ts';
-import { waitFor } from '../support/wait.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 /** Debian's Chromium (`apt-get install -y chromium`); CHROMIUM_PATH points elsewhere. No browser is ever downloaded. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -71,6 +72,19 @@ export function shownMessages(page: Page): Promise<string[]> {
 /** The ids of the messages shown, in order. */
 export function shownIds(page: Page): Promise<string[]> {
   return page.locator('#messages .message[data-message-id]').evaluateAll((items) => items.map((item) => item.getAttribute('data-message-id')!));
+}
+
+/** Waits until the page shows `expected` with nothing left pending, then asserts it shows each once, in that order. */
+export async function assertShownOnce(page: Page, expected: string[], what: string): Promise<void> {
+  await waitFor(async () => {
+    const shown = await shownMessages(page);
+    return expected.every((c) => shown.includes(c));
+  }, `${what}: every message shown`, 20_000, 50);
+  await waitFor(async () => (await page.locator('#messages .pending').count()) === 0, `${what}: no send left pending`, 20_000, 50);
+  await sleep(500); // a late duplicate would show up by now
+  assert.deepEqual(await shownMessages(page), expected, `${what}: each message once, in order`);
+  const ids = await shownIds(page);
+  assert.equal(new Set(ids).size, ids.length, `${what}: no message id twice`);
 }
 
 export async function sendInPage(page: Page, contents: string): Promise<void> {

@@ -64,8 +64,8 @@ export class TcpProxy {
   }
 }
 
-/** A client of `node` using the `ws` package, with quick reconnects (tests need not wait 30 s). */
-export function clientOf(node: TestNode, deviceId: string, options: Partial<ClientOptions> = {}): FlametalkClient {
+/** A client of `node` (in this process or a server process) using the `ws` package, with quick reconnects (tests need not wait 30 s). */
+export function clientOf(node: Pick<TestNode, 'baseUrl' | 'wsUrl'>, deviceId: string, options: Partial<ClientOptions> = {}): FlametalkClient {
   return createClient({
     httpUrl: node.baseUrl, wsUrl: node.wsUrl, deviceId, WebSocket, reconnect: { baseMs: 50, maxMs: 400 }, ...options,
   });
